@@ -1,0 +1,38 @@
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type Command } from './io.ts';
+
+// Commands load lazily: `match` must not pay for the Kubernetes client that `run` needs.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  plan: {
+    summary: "print the HostEndpoints this node should have (YAML or JSON)",
+    load: async () => (await import('./commands/plan.ts')).plan,
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: calico-hep-agent <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'calico-hep-agent <command> --help' for a command's flags.\n`;
+}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(usage());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const entry = COMMANDS[name];
+  if (entry === undefined) {
+    io.stderr.write(`calico-hep-agent: unknown command '${name}'\n\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  try {
+    const command = await entry.load();
+    return await command(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`calico-hep-agent ${name}: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    io.stderr.write(`calico-hep-agent ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_FAILURE;
+  }
+}
