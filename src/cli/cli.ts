@@ -3,8 +3,12 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type Command
 // Commands load lazily: `match` must not pay for the Kubernetes client that `run` needs.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   plan: {
-    summary: "print the HostEndpoints this node should have (YAML or JSON)",
+    summary: 'print the HostEndpoints this node should have (YAML or JSON)',
     load: async () => (await import('./commands/plan.ts')).plan,
+  },
+  match: {
+    summary: 'evaluate a Calico label selector against labels (one pair, or JSON lines with --batch)',
+    load: async () => (await import('./commands/match.ts')).match,
   },
 };
 

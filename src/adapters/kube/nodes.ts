@@ -1,0 +1,16 @@
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { NodeFacts } from '../../core/desired.ts';
+import { apiFailure } from './errors.ts';
+
+/** Reads one Node's name, uid and labels. `undefined` when the Node does not exist. */
+export async function readNodeFacts(kc: KubeConfig, name: string): Promise<NodeFacts | undefined> {
+  const api = kc.makeApiClient(CoreV1Api);
+  try {
+    const node = await api.readNode({ name });
+    return { name, uid: node.metadata?.uid, labels: node.metadata?.labels ?? {} };
+  } catch (err) {
+    const failure = apiFailure(err);
+    if (failure.code === 404) return undefined;
+    throw new Error(`cannot read Node ${name}: ${failure.message}`);
+  }
+}

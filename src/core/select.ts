@@ -1,0 +1,39 @@
+// Which of the node's interfaces get a HostEndpoint.
+import { DEFAULT_INTERFACE_EXCLUDES } from '../config/defaults.ts';
+import { anyGlob } from './globs.ts';
+import type { NetInterface } from './model.ts';
+import { CALICO_INTERFACE_NAME_RE } from './naming.ts';
+
+export interface InterfaceSelectionConfig {
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly useDefaultExcludes: boolean;
+}
+
+export interface SelectionResult {
+  readonly selected: NetInterface[];
+  /** Interfaces the globs chose but Calico would reject; reported, never written. */
+  readonly warnings: string[];
+}
+
+/** Compiles the globs once; the returned function is pure and cheap to call on every rescan. */
+export function interfaceSelector(config: InterfaceSelectionConfig): (interfaces: readonly NetInterface[]) => SelectionResult {
+  const included = anyGlob(config.include);
+  const excluded = anyGlob([...(config.useDefaultExcludes ? DEFAULT_INTERFACE_EXCLUDES : []), ...config.exclude]);
+  return (interfaces) => {
+    const selected: NetInterface[] = [];
+    const warnings: string[] = [];
+    for (const iface of interfaces) {
+      if (!included(iface.name) || excluded(iface.name)) continue;
+      if (!CALICO_INTERFACE_NAME_RE.test(iface.name)) {
+        warnings.push(
+          `interface "${iface.name}" skipped: Calico accepts only interface names matching ${CALICO_INTERFACE_NAME_RE.source}`,
+        );
+        continue;
+      }
+      selected.push(iface);
+    }
+    selected.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { selected, warnings };
+  };
+}
