@@ -2,6 +2,8 @@
 import { shortHash } from './hash.ts';
 import { DNS1123_SUBDOMAIN_MAX, LABEL_VALUE_MAX, isDns1123Subdomain, labelValueError } from './k8s-names.ts';
 
+const AUTO_HEP_SUFFIX = '-auto-hep';
+
 /** Calico's rule for HostEndpoint.spec.interfaceName (besides `*`). */
 export const CALICO_INTERFACE_NAME_RE = /^[a-zA-Z0-9_.-]{1,15}$/;
 
@@ -22,11 +24,12 @@ function toSubdomainChars(text: string): string {
 /**
  * The HEP name for an interface: `<node>-<interface>`, the Calico guide's convention, when that is
  * already a valid object name. Otherwise (uppercase, `_`, too long, ...) a sanitised form with a
- * hash of the original suffix, so that `eth_0` and `eth-0` cannot collide.
+ * hash of the original suffix, so that `eth_0` and `eth-0` cannot collide. Never ends in `-auto-hep`.
  */
 export function hostEndpointName(nodeName: string, interfaceName: string): string {
   const raw = `${nodeName}-${interfaceName}`;
-  if (isDns1123Subdomain(raw)) return raw;
+  // `-auto-hep` is the suffix of Calico's own auto host endpoints, which kube-controllers owns.
+  if (isDns1123Subdomain(raw) && !raw.endsWith(AUTO_HEP_SUFFIX)) return raw;
   const suffix = `-${shortHash(raw)}`;
   let stem = toSubdomainChars(raw).slice(0, DNS1123_SUBDOMAIN_MAX - suffix.length);
   // Truncation may leave a trailing '.' or '-', which must not touch the suffix's dash.

@@ -19,6 +19,11 @@ test('names that need changing get a stable hash suffix and stay valid', () => {
   assert.ok(isDns1123Subdomain(hostEndpointName('master1', 'a..b')));
 });
 
+test("never Calico's auto host endpoint suffix", () => {
+  const name = hostEndpointName('edge-auto', 'hep');
+  assert.match(name, /^edge-auto-hep-[0-9a-f]{10}$/);
+});
+
 test('names longer than 253 characters are cut and hashed', () => {
   const node = `${'a'.repeat(62)}.${'b'.repeat(62)}.${'c'.repeat(62)}.${'d'.repeat(60)}`;
   const name = hostEndpointName(node, 'eth0');
@@ -35,6 +40,7 @@ test('property: every HEP name is a valid DNS-1123 subdomain and deterministic',
     fc.property(nodeName, ifaceName, (node, iface) => {
       const name = hostEndpointName(node, iface);
       assert.ok(isDns1123Subdomain(name), name);
+      assert.ok(!name.endsWith('-auto-hep'), name);
       assert.equal(hostEndpointName(node, iface), name);
     }),
     { numRuns: 2000 },
