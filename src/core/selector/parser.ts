@@ -35,6 +35,9 @@ export class SelectorError extends Error {
   }
 }
 
+/** Deeper nesting than this is refused (Calico has no limit; no real selector comes near it). */
+export const MAX_NESTING = 1000;
+
 const OPERATORS = "'==', '!=', 'in', 'not in', 'contains', 'starts with' or 'ends with'";
 const OPERAND = "a label key, 'has(', 'all()', 'global()', '!' or '('";
 
@@ -53,6 +56,7 @@ function isKeyChar(c: number): boolean {
 class Parser {
   readonly text: string;
   pos = 0;
+  depth = 0;
 
   constructor(text: string) {
     this.text = text;
@@ -153,8 +157,11 @@ class Parser {
   parsePrimary(): SelectorNode {
     this.skipSpace();
     if (this.startsWith('(')) {
+      // Bound the recursion so hostile input gets a SelectorError rather than a stack overflow.
+      if (++this.depth > MAX_NESTING) this.fail(`at most ${MAX_NESTING} nested parentheses`);
       this.pos++;
       const inner = this.parseOr();
+      this.depth--;
       this.skipSpace();
       if (!this.startsWith(')')) this.failAfterOperand("'&&', '||' or ')'");
       this.pos++;

@@ -293,6 +293,18 @@ describe('Selector tooling API', () => {
     assert.throws(() => quoteLiteral(`'"`), RangeError);
   });
 
+  it('accepts deep nesting up to a limit, then fails with a SelectorError instead of overflowing the stack', () => {
+    const nest = (n: number) => '('.repeat(n) + 'has(a)' + ')'.repeat(n);
+    assert.equal(parseSelector(nest(1000)).matches({ a: '' }), true);
+    assert.throws(() => parseSelector(nest(100_000)), (err: unknown) => {
+      assert.ok(err instanceof SelectorError);
+      assert.equal(err.position, 1000);
+      assert.match(err.message, /expected at most 1000 nested parentheses, found '\('/);
+      return true;
+    });
+    assert.equal(parseSelector('!'.repeat(100_001) + 'has(a)').matches({ a: '' }), false);
+  });
+
   it('parses a long flat selector without deep recursion', () => {
     const text = Array.from({ length: 5000 }, (_, i) => `k${i} == "v"`).join(' || ');
     const sel = parseSelector(text);
