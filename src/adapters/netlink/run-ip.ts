@@ -127,6 +127,13 @@ export function runIp(args: readonly string[], opts: RunIpOptions): Promise<RunI
             cause: err,
           }),
         );
+      } else if (err.code === 'EACCES' && !cmd.includes('/')) {
+        // execvp reports EACCES when no PATH entry held a runnable `cmd` but one was unreadable.
+        failAndKill(
+          new DiscoveryError('not-found', `\`${cmd}\` not found on PATH, or not executable, or a PATH directory is not searchable (${err.message}): install iproute2, or point ipCommand at the \`ip\` binary.`, {
+            cause: err,
+          }),
+        );
       } else if (err.code === 'EACCES') {
         failAndKill(new DiscoveryError('spawn-failed', `\`${cmd}\` is not executable (${err.message}): fix its permissions or point ipCommand at the \`ip\` binary.`, { cause: err }));
       } else {
