@@ -2,6 +2,10 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type Command
 
 // Commands load lazily: `match` must not pay for the Kubernetes client that `run` needs.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  run: {
+    summary: "keep this node's HostEndpoints correct (the DaemonSet's process)",
+    load: async () => (await import('./commands/run.ts')).run,
+  },
   plan: {
     summary: 'print the HostEndpoints this node should have (YAML or JSON)',
     load: async () => (await import('./commands/plan.ts')).plan,
