@@ -10,6 +10,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'print the HostEndpoints this node should have (YAML or JSON)',
     load: async () => (await import('./commands/plan.ts')).plan,
   },
+  prune: {
+    summary: 'delete managed HostEndpoints whose Node no longer exists',
+    load: async () => (await import('./commands/prune.ts')).prune,
+  },
   match: {
     summary: 'evaluate a Calico label selector against labels (one pair, or JSON lines with --batch)',
     load: async () => (await import('./commands/match.ts')).match,
