@@ -117,6 +117,8 @@ export function isRelevantMonitorLine(line: string): boolean {
   return LINK_OR_ADDRESS_LINE.test(l) || DEFAULT_ROUTE_LINE.test(l);
 }
 
+const MAX_LINE = 64 * 1024;
+
 type State = 'idle' | 'running' | 'stopping' | 'stopped';
 
 export class NetlinkMonitor {
@@ -222,6 +224,11 @@ export class NetlinkMonitor {
     child.stdout?.on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
+      // `ip -o` lines are short; an endless one is garbage, but still a sign something changed.
+      if (partial.length > MAX_LINE) {
+        this.#queue(partial.slice(0, 200));
+        partial = '';
+      }
       for (const line of lines) {
         if (isRelevantMonitorLine(line)) this.#queue(line);
       }
