@@ -1,0 +1,109 @@
+// In-memory object storage with one global, etcd-like resourceVersion, a bounded event history for watch
+// resume and consistent snapshots, and compaction. No semantics beyond that (see api.ts for the verbs).
+import { errors } from './status.ts';
+
+export interface OwnerReference { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }
+export interface ManagedFieldsEntry { manager?: string; operation?: 'Apply' | 'Update'; apiVersion?: string; time?: string; fieldsType?: string; fieldsV1?: Record<string, unknown>; subresource?: string }
+export interface ObjectMeta {
+  name?: string; generateName?: string; namespace?: string; uid?: string; resourceVersion?: string; generation?: number;
+  creationTimestamp?: string; deletionTimestamp?: string; deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>; annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[]; finalizers?: string[]; managedFields?: ManagedFieldsEntry[];
+  [k: string]: unknown;
+}
+export interface KubeObject { apiVersion?: string; kind?: string; metadata: ObjectMeta; [k: string]: unknown }
+
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+export interface StoreEvent { rv: number; type: EventType; gr: string; object: KubeObject; prev?: KubeObject }
+
+export const clone = <T>(v: T): T => structuredClone(v);
+const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
+
+export class Store {
+  private rvCounter: number;
+  private readonly objects = new Map<string, Map<string, KubeObject>>();
+  private history: StoreEvent[] = [];
+  /** every event with rv > oldestRv is still in history; watches/snapshots from before it get 410 */
+  private oldestRv: number;
+  private readonly listeners = new Set<(e: StoreEvent) => void>();
+  historyLimit: number;
+
+  constructor(historyLimit = 1000, startRv = 1000) {
+    // Start well above 0 so nobody confuses a real RV with the "0" (any version) sentinel.
+    this.rvCounter = startRv;
+    this.oldestRv = startRv;
+    this.historyLimit = historyLimit;
+  }
+
+  get resourceVersion(): number { return this.rvCounter; }
+  get oldestResourceVersion(): number { return this.oldestRv; }
+
+  private bucket(gr: string): Map<string, KubeObject> {
+    let b = this.objects.get(gr);
+    if (!b) { b = new Map(); this.objects.set(gr, b); }
+    return b;
+  }
+
+  get(gr: string, name: string, ns?: string): KubeObject | undefined {
+    const o = this.objects.get(gr)?.get(key(ns, name));
+    return o && clone(o);
+  }
+
+  list(gr: string, ns?: string): KubeObject[] {
+    const b = this.objects.get(gr);
+    if (!b) return [];
+    return [...b.entries()].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0))
+      .map(([, o]) => o).filter((o) => ns === undefined || (o.metadata.namespace ?? '') === ns).map(clone);
+  }
+
+  /** All (gr, object) pairs; used by the garbage collector to find dependents. */
+  *all(): Generator<[string, KubeObject]> {
+    for (const [gr, b] of this.objects) for (const o of b.values()) yield [gr, o];
+  }
+
+  /** Writes one change at a fresh resourceVersion, records it, and notifies watchers. Returns the stored copy. */
+  commit(type: EventType, gr: string, obj: KubeObject): KubeObject {
+    const b = this.bucket(gr);
+    const k = key(obj.metadata.namespace, obj.metadata.name!);
+    const prev = b.get(k);
+    const rv = ++this.rvCounter;
+    const stored = clone(obj);
+    stored.metadata.resourceVersion = String(rv);
+    if (type === 'DELETED') b.delete(k); else b.set(k, stored);
+    const ev: StoreEvent = { rv, type, gr, object: stored, prev };
+    this.history.push(ev);
+    while (this.history.length > this.historyLimit) this.oldestRv = this.history.shift()!.rv;
+    for (const l of this.listeners) l(ev);
+    return clone(stored);
+  }
+
+  subscribe(fn: (e: StoreEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Events after `rv`, or 410 Expired when history no longer reaches back that far (as after etcd compaction). */
+  eventsSince(rv: number, gr?: string): StoreEvent[] {
+    if (rv < this.oldestRv) throw errors.gone(`too old resource version: ${rv} (${this.oldestRv + 1})`);
+    return this.history.filter((e) => e.rv > rv && (gr === undefined || e.gr === gr));
+  }
+
+  /** The objects of `gr` as they were at `rv`, rebuilt by undoing later events; 410 if compacted away. */
+  snapshot(gr: string, rv: number): KubeObject[] {
+    if (rv >= this.rvCounter) return this.list(gr);
+    const later = this.eventsSince(rv, gr);
+    const state = new Map<string, KubeObject>();
+    for (const o of this.objects.get(gr)?.values() ?? []) state.set(key(o.metadata.namespace, o.metadata.name!), o);
+    for (const e of later.reverse()) {
+      const k = key(e.object.metadata.namespace, e.object.metadata.name!);
+      if (e.prev) state.set(k, e.prev); else state.delete(k);
+    }
+    return [...state.entries()].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0)).map(([, o]) => clone(o));
+  }
+
+  /** Drops history up to `rv` (default: everything), like etcd compaction: older watches/lists get 410. */
+  compact(rv = this.rvCounter): void {
+    this.history = this.history.filter((e) => e.rv > rv);
+    this.oldestRv = Math.max(this.oldestRv, Math.min(rv, this.rvCounter));
+  }
+}
