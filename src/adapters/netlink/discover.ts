@@ -8,7 +8,7 @@
 import type { NetInterface } from '../../core/model.ts';
 import { DiscoveryError } from './errors.ts';
 import { parseIpAddrJson } from './parse.ts';
-import { runIp, type RunIpResult } from './run-ip.ts';
+import { DUMP_INTERRUPTED, runIp, type RunIpResult } from './run-ip.ts';
 
 export { DiscoveryError, type DiscoveryErrorCode } from './errors.ts';
 
@@ -34,9 +34,6 @@ export const DISCOVERY_COMMANDS = {
   routesV6: ['-j', '-6', 'route', 'show', 'default', 'table', 'main'],
 } as const;
 
-// libnetlink prints this when NLM_F_DUMP_INTR was set: the answer may be a mix of before and after.
-const DUMP_INTERRUPTED = /Dump was interrupted/i;
-
 /**
  * Every interface of the network namespace with all of its addresses, whatever the link state, and
  * whether a main-table default route (IPv4 or IPv6) leaves through it.
@@ -49,8 +46,14 @@ const DUMP_INTERRUPTED = /Dump was interrupted/i;
 export async function discoverInterfaces(opts: DiscoverOptions = {}): Promise<NetInterface[]> {
   const retries = opts.interruptedRetries ?? 2;
   for (let attempt = 0; ; attempt++) {
-    const outputs = await runAll(opts);
-    if (!outputs.some((o) => DUMP_INTERRUPTED.test(o.stderr))) {
+    let outputs: [RunIpResult, RunIpResult, RunIpResult] | undefined;
+    try {
+      outputs = await runAll(opts);
+    } catch (err) {
+      // `ip` exited non-zero because of the interruption: retry like the warning-only case below.
+      if (!(err instanceof DiscoveryError && err.code === 'interrupted')) throw err;
+    }
+    if (outputs !== undefined && !outputs.some((o) => DUMP_INTERRUPTED.test(o.stderr))) {
       const [addr, v4, v6] = outputs;
       return parseIpAddrJson(addr.stdout, v4.stdout, v6.stdout);
     }

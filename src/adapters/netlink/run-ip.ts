@@ -23,6 +23,9 @@ export interface RunIpResult {
 
 const STDERR_LIMIT = 64 * 1024;
 
+/** libnetlink's message when the kernel set NLM_F_DUMP_INTR: the answer may mix before and after. */
+export const DUMP_INTERRUPTED = /Dump was interrupted/i;
+
 /** The argv actually passed to the `ip` executable (global options first). */
 export function ipArgv(args: readonly string[], netns: string | undefined): string[] {
   return netns === undefined ? [...args] : ['-n', netns, ...args];
@@ -147,7 +150,9 @@ export function runIp(args: readonly string[], opts: RunIpOptions): Promise<RunI
       if (code !== 0) {
         const status = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with status ${code}`;
         const detail = errText === '' ? '' : `: ${errText.replace(/[.\s]+$/, '')}`;
-        finish(new DiscoveryError('exit', `${what} ${status}${detail}.${hintFor(errText, opts.netns)}`));
+        // Some iproute2 versions fail (rather than warn) when the kernel flags a dump as interrupted.
+        const errCode = DUMP_INTERRUPTED.test(errText) ? 'interrupted' : 'exit';
+        finish(new DiscoveryError(errCode, `${what} ${status}${detail}.${hintFor(errText, opts.netns)}`));
         return;
       }
       finish(undefined, { stdout: Buffer.concat(stdout).toString('utf8'), stderr });

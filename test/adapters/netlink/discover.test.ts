@@ -173,6 +173,10 @@ esac`;
     const ip = await fakeIp('ip-intr-once', `case "$*" in *addr*) if mkdir '${once}' 2>/dev/null; then echo 'Dump was interrupted and may be inconsistent.' >&2; fi;; esac\n${answer}`);
     assert.equal((await discoverInterfaces({ ipCommand: ip })).length, SCENARIO_EXPECTED.length);
 
+    const failOnce = join(dir, 'interrupted-fail-once');
+    const ipFail = await fakeIp('ip-intr-fail-once', `case "$*" in *-4*) if mkdir '${failOnce}' 2>/dev/null; then echo 'Dump was interrupted and may be inconsistent.' >&2; echo 'Dump terminated' >&2; exit 1; fi;; esac\n${answer}`);
+    assert.equal((await discoverInterfaces({ ipCommand: ipFail })).length, SCENARIO_EXPECTED.length);
+
     const always = await fakeIp('ip-intr', `echo 'Dump was interrupted and may be inconsistent.' >&2\n${answer}`);
     await rejectsWith(discoverInterfaces({ ipCommand: always, interruptedRetries: 1 }), 'interrupted', /interrupted the netlink dump 2 times/);
   });
