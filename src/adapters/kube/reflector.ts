@@ -91,6 +91,8 @@ export class Reflector<T extends KubeObject> {
       try {
         if (this.#needList) await this.#relist();
         await this.#watchOnce();
+        // A watch the server closed cleanly is progress too (a quiet resource sends no events).
+        this.#lastProgressAt = this.#o.clock.now();
         failures = 0;
       } catch (err) {
         if (this.#stopped) break;
