@@ -136,8 +136,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   for (const ns of opts.namespaces ?? DEFAULT_NAMESPACES) fakeStore.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   for (const o of opts.seed ?? []) fakeStore.put(o);
 
-  // eslint-disable-next-line prefer-const
-  let front: HttpFront;
+  let front: HttpFront; // assigned below; the controls close over it
   const controls: FakeControls = {
     get latencyMs() { return front.faults.latencyMs; },
     set latencyMs(v: number) { front.faults.latencyMs = v; },

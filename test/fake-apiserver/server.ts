@@ -96,11 +96,11 @@ export class HttpFront {
     }
     if (mode === 'refuse') {
       const old = this.server;
+      // Resolve once the listener is really closed, so a test's next connect is refused deterministically.
       return new Promise((resolve) => {
-        old.close();
-        old.closeAllConnections();
         this.outage!.timer = setTimeout(() => { void end(); }, ms);
-        resolve();
+        old.close(() => resolve());
+        old.closeAllConnections();
       });
     }
     this.outage.timer = setTimeout(() => { void end(); }, ms);
