@@ -85,15 +85,16 @@ export class Reflector<T extends KubeObject> {
     await this.#loop;
   }
 
+  /** Consecutive failures; reset once a list succeeds or a watch connects, so one blip after a long outage retries fast. */
+  #failures = 0;
+
   async #run(): Promise<void> {
-    let failures = 0;
     while (!this.#stopped) {
       try {
         if (this.#needList) await this.#relist();
         await this.#watchOnce();
         // A watch the server closed cleanly is progress too (a quiet resource sends no events).
         this.#lastProgressAt = this.#o.clock.now();
-        failures = 0;
       } catch (err) {
         if (this.#stopped) break;
         if (err instanceof WatchExpired) {
@@ -101,10 +102,10 @@ export class Reflector<T extends KubeObject> {
           this.#needList = true;
           continue;
         }
-        failures++;
+        this.#failures++;
         this.restarts++;
         this.#o.observer.watchRestart(this.#o.resource);
-        const delay = backoffDelay(failures, API_BACKOFF, (this.#o.random ?? Math.random)());
+        const delay = backoffDelay(this.#failures, API_BACKOFF, (this.#o.random ?? Math.random)());
         this.#o.logger.warn({ resource: this.#o.resource, err: String(err), retryInMs: delay }, 'list/watch failed');
         await this.#o.clock.sleep(delay, this.#sleepAbort.signal);
       }
@@ -121,6 +122,7 @@ export class Reflector<T extends KubeObject> {
     this.#resourceVersion = resourceVersion;
     this.#needList = false;
     this.#synced = true;
+    this.#failures = 0;
     this.#lastProgressAt = this.#o.clock.now();
     this.#o.onChange(`${this.#o.resource} listed`);
   }
@@ -183,6 +185,7 @@ export class Reflector<T extends KubeObject> {
         )
         .then((controller) => {
           if (settled) return;
+          this.#failures = 0; // connected: the server answers again
           this.#watchAbort = controller;
           if (this.#stopped || this.#needList) controller.abort();
         }, finish);
