@@ -20,6 +20,8 @@ import { planReconcile, type Action, type Drift, type FieldChange, type Reconcil
 import type { Logger } from '../logger.ts';
 import type { AgentMetrics } from '../observability/metrics.ts';
 import type { AgentEvents } from './events.ts';
+import { acquireLease } from './prune-sweep.ts';
+import { prune } from './prune.ts';
 
 /** A source of "the kernel changed" signals (the supervised `ip monitor`). */
 export interface KernelEvents {
@@ -41,6 +43,8 @@ export interface AgentDeps {
   readonly clock: Clock;
   readonly random?: () => number;
   readonly version: string;
+  /** Namespace of the prune sweep's Lease (the agent's own namespace, from the downward API). */
+  readonly leaseNamespace?: string | undefined;
 }
 
 export interface AgentStatus {
@@ -137,6 +141,9 @@ export class Agent {
       setInterval(() => this.kernelChanged('periodic rescan'), config.intervals.rescanSeconds * 1000),
       setInterval(() => this.#resync(), config.intervals.resyncSeconds * 1000),
     );
+    if (config.prune.sweep) {
+      this.#intervals.push(setInterval(() => void this.#sweep(), config.prune.intervalSeconds * 1000));
+    }
     for (const t of this.#intervals) t.unref();
     logger.info({ node: nodeName, mode: this.#mode() }, 'agent started');
     this.trigger('start');
@@ -169,6 +176,31 @@ export class Agent {
       this.#nodeReflector?.stop(),
       this.#d.kernelEvents?.stop(),
     ]);
+  }
+
+  /** One elected agent deletes managed HEPs of deleted Nodes; the others skip. Never throws. */
+  async #sweep(): Promise<void> {
+    const { kc, config, nodeName, metrics, logger, clock } = this.#d;
+    if (this.#heps === undefined || this.#stopped || config.mode === 'audit') return;
+    try {
+      const leader = await acquireLease(kc, {
+        namespace: this.#d.leaseNamespace ?? 'kube-system',
+        identity: nodeName,
+        durationSeconds: 2 * config.prune.intervalSeconds,
+        now: clock.now(),
+        observer: metrics,
+      });
+      if (!leader) return;
+      const result = await prune(kc, this.#heps, { observer: metrics, logger, dryRun: config.dryRun });
+      logger.info({ orphans: result.orphans.length, deleted: result.deleted.length }, 'prune sweep done');
+    } catch (err) {
+      logger.warn({ err: apiFailure(err).message }, 'prune sweep failed; next interval retries');
+    }
+  }
+
+  /** For tests: run the sweep now. */
+  sweepNow(): Promise<void> {
+    return this.#sweep();
   }
 
   #mode(): string {

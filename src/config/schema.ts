@@ -98,8 +98,6 @@ export const configSchema = z.strictObject({
   dryRun: z.boolean().default(false),
   /** Take over unmanaged HEPs that stand where the agent's own would (same name, or same node and interface). */
   adopt: z.boolean().default(false),
-  /** Do not create a HEP without the default-allow profile until a GlobalNetworkPolicy selects it. */
-  requirePolicy: z.boolean().default(false),
 
   intervals: z
     .strictObject({
@@ -116,7 +114,7 @@ export const configSchema = z.strictObject({
 
   prune: z
     .strictObject({
-      /** One elected agent (coordination.k8s.io Lease) deletes managed HEPs of deleted Nodes. */
+      /** One elected agent (coordination.k8s.io Lease in $POD_NAMESPACE) deletes managed HEPs of deleted Nodes. */
       sweep: z.boolean().default(false),
       intervalSeconds: seconds(60).default(3600),
     })

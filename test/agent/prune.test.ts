@@ -56,3 +56,48 @@ test('deletes managed HEPs of missing Nodes only; hand-written and live ones sta
   assert.deepEqual(server.store.list(V3).map((h) => h.metadata?.name).sort(), ['alive-eth0', 'gone-by-hand']);
   assert.equal((await cli('prune', '--kubeconfig', kubeconfig)).out, 'no orphaned HostEndpoints\n');
 });
+
+test('the periodic sweep: one agent wins the Lease and prunes; another skips while it is held', async () => {
+  const { Agent } = await import('../../src/agent/agent.ts');
+  const { NO_EVENTS } = await import('../../src/agent/events.ts');
+  const { validateConfig } = await import('../../src/config/load.ts');
+  const { AgentMetrics } = await import('../../src/observability/metrics.ts');
+  const { Registry } = await import('prom-client');
+  const { systemClock } = await import('../../src/adapters/system-clock.ts');
+  const { silentLogger } = await import('../../src/logger.ts');
+  const { waitFor } = await import('../helpers/wait.ts');
+  server.store.put(hep('gone2-eth0', 'gone2', managed) as never);
+  const make = (nodeName: string) =>
+    new Agent({
+      config: validateConfig({ nodeName, prune: { sweep: true, intervalSeconds: 3600 }, interfaces: { include: [] } }),
+      nodeName,
+      kc: server.kubeConfig(),
+      discover: async () => [],
+      metrics: new AgentMetrics(new Registry(), { defaultMetrics: false }),
+      events: NO_EVENTS,
+      logger: silentLogger,
+      clock: systemClock,
+      version: 'test',
+      leaseNamespace: 'default',
+    });
+  const a = make('alive');
+  const b = make('other');
+  a.start();
+  b.start();
+  try {
+    await waitFor('a ready', () => a.status().calicoApi);
+    await waitFor('b ready', () => b.status().calicoApi);
+    await b.sweepNow(); // b takes the lease first and prunes
+    assert.equal(server.store.get(V3, 'gone2-eth0'), undefined);
+    server.store.put(hep('gone3-eth0', 'gone3', managed) as never);
+    await a.sweepNow(); // held by b: a must not prune
+    assert.ok(server.store.get(V3, 'gone3-eth0'));
+    const lease = server.store.get('leases', 'calico-hep-agent-prune', 'default') as { spec?: { holderIdentity?: string } };
+    assert.equal(lease.spec?.holderIdentity, 'other');
+    await b.sweepNow();
+    assert.equal(server.store.get(V3, 'gone3-eth0'), undefined);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});

@@ -79,6 +79,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     logger,
     clock,
     version: VERSION,
+    leaseNamespace: io.env['POD_NAMESPACE'],
   });
   const server = await startProbeServer({ address: config.server.address, port: config.server.port, registry: metrics.registry, health: agent });
   logger.info({ version: VERSION, node: nodeName, port: server.port }, 'calico-hep-agent listening for probes and scrapes');
