@@ -165,10 +165,11 @@ describe('agent against the fake API server', () => {
     h.server.controls.compact();
     h.server.controls.dropWatches('reset');
     h.server.store.delete(V3, 'n1-eth2');
-    await waitFor('restored after compaction', () => h.hep('n1-eth2'), 15_000);
+    await waitFor('restored after compaction', () => h.hep('n1-eth2'), 60_000);
     h.server.controls.conflictBurst(4);
     h.server.store.put(node('n1', { role: 'master' }) as never);
-    await waitFor('labels after 409s', () => h.hep('n1-eth2')?.metadata.labels?.['role'] === 'master', 15_000);
+    // Backoff after the outage may hold a retry for up to 30 s; the deadline only bounds a hang.
+    await waitFor('labels after 409s', () => h.hep('n1-eth2')?.metadata.labels?.['role'] === 'master', 60_000);
   });
 
   test('Events on the Node record what the agent did', async () => {
