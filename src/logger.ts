@@ -1,6 +1,7 @@
 // The logger the agent's modules take by injection: the slice of pino they use, so tests pass a
 // silent or recording logger and nothing reaches for a global.
 import { pino, type LevelWithSilent } from 'pino';
+import { prettyStream } from './observability/pretty.ts';
 
 export interface Logger {
   debug(obj: object, msg?: string): void;
@@ -15,16 +16,18 @@ const noop = (): void => undefined;
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
 
 /**
- * JSON lines on stdout (what log collectors expect from a DaemonSet). Authorization headers and
- * tokens are redacted wherever they would appear, so a logged request or error never leaks one.
+ * JSON lines (what log collectors expect from a DaemonSet), or readable lines when the destination is
+ * a terminal. Authorization headers and tokens are redacted wherever they would appear, so a logged
+ * request or error never leaks one.
  */
-export function createLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream): pino.Logger {
+export function createLogger(level: LevelWithSilent, destination: NodeJS.WritableStream = process.stdout): pino.Logger {
+  const isTty = (destination as { isTTY?: boolean }).isTTY === true;
   return pino(
     {
       level,
       base: { app: 'calico-hep-agent' },
       redact: { paths: ['*.authorization', '*.Authorization', '*.token', '*.bearerToken', 'headers.authorization'], censor: '[redacted]' },
     },
-    destination ?? process.stdout,
+    isTty ? prettyStream(destination) : destination,
   );
 }
