@@ -1,5 +1,7 @@
 // Flag parsing shared by commands: node:util's parseArgs in strict mode, with our UsageError.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, loadConfig, type ConfigSources } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { labelKeyError, labelValueError } from '../core/k8s-names.ts';
 import { UsageError } from './io.ts';
 
@@ -33,4 +35,14 @@ export function oneOf<T extends string>(value: string | undefined, allowed: read
   if (value === undefined) return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`${flag}: must be one of ${allowed.join(', ')}, got "${value}"`);
+}
+
+/** Loads the config for a command: an invalid one is a usage error (exit 2) naming the field. */
+export async function commandConfig(sources: ConfigSources): Promise<Config> {
+  try {
+    return await loadConfig(sources);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
 }

@@ -5,11 +5,10 @@ import { stringify } from 'yaml';
 import { discoverInterfaces } from '../../adapters/netlink/discover.ts';
 import { findKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { readNodeFacts } from '../../adapters/kube/nodes.ts';
-import { ConfigError, loadConfig } from '../../config/load.ts';
 import { desiredStateBuilder, type NodeFacts } from '../../core/desired.ts';
 import type { HostEndpoint } from '../../core/model.ts';
-import { oneOf, parseFlags, parseLabelList } from '../flags.ts';
-import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { oneOf, commandConfig, parseFlags, parseLabelList } from '../flags.ts';
+import { EXIT_OK, type CliIo } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent plan [flags]
 
@@ -42,13 +41,7 @@ export async function plan(argv: readonly string[], io: CliIo): Promise<number> 
     return EXIT_OK;
   }
   const output = oneOf(values.output, ['yaml', 'json'] as const, '--output', 'yaml');
-  let config;
-  try {
-    config = await loadConfig({ file: values.config, env: io.env, overrides: { nodeName: values['node-name'] } });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
+  const config = await commandConfig({ file: values.config, env: io.env, overrides: { nodeName: values['node-name'] } });
   const nodeName = config.nodeName ?? hostname().toLowerCase();
 
   // Discovery and the Node lookup are independent: run them together.

@@ -4,10 +4,9 @@ import { HostEndpointApi } from '../../adapters/kube/hostendpoints.ts';
 import { requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { NO_OBSERVER } from '../../adapters/kube/observer.ts';
 import { prune as pruneOrphans } from '../../agent/prune.ts';
-import { ConfigError, loadConfig } from '../../config/load.ts';
 import { createLogger } from '../../logger.ts';
-import { parseFlags } from '../flags.ts';
-import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { commandConfig, parseFlags } from '../flags.ts';
+import { EXIT_OK, type CliIo } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent prune [flags]
 
@@ -29,13 +28,7 @@ export async function prune(argv: readonly string[], io: CliIo): Promise<number>
     io.stdout.write(HELP);
     return EXIT_OK;
   }
-  let config;
-  try {
-    config = await loadConfig({ file: values.config, env: io.env });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
+  const config = await commandConfig({ file: values.config, env: io.env });
   const kc = await requireKubeConfig({ file: values.kubeconfig, env: io.env });
   const calico = chooseCalicoApi(await servedGroupVersions(kc, NO_OBSERVER), config.apiGroup);
   const logger = createLogger(config.logLevel, io.stderr);

@@ -8,11 +8,10 @@ import { requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import { Agent } from '../../agent/agent.ts';
 import { NodeEventRecorder } from '../../agent/events.ts';
-import { ConfigError, loadConfig } from '../../config/load.ts';
 import { createLogger } from '../../logger.ts';
 import { AgentMetrics } from '../../observability/metrics.ts';
 import { VERSION } from '../../version.ts';
-import { parseFlags } from '../flags.ts';
+import { commandConfig, parseFlags } from '../flags.ts';
 import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent run [flags]
@@ -44,13 +43,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     io.stdout.write(HELP);
     return EXIT_OK;
   }
-  let config;
-  try {
-    config = await loadConfig({ file: values.config, env: io.env, overrides: { nodeName: values['node-name'] } });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
+  let config = await commandConfig({ file: values.config, env: io.env, overrides: { nodeName: values['node-name'] } });
   if (values['dry-run'] === true) config = { ...config, dryRun: true };
   if (values.audit === true) config = { ...config, mode: 'audit' as const };
   const nodeName = config.nodeName;
