@@ -40,7 +40,15 @@ export class AgentMetrics implements ApiObserver {
     this.registry = registry;
     const p = METRIC_PREFIX;
     const registers = [registry];
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: p });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: registry, prefix: p });
+      // prom-client also exposes these three as gauges named `..._total`, which breaks the `_total`
+      // = counter convention (promlint rejects it). Each is just the sum of its labelled sibling
+      // (`nodejs_active_handles{type}`, ...), so nothing is lost: sum() that one instead.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        registry.removeSingleMetric(`${p}${name}`);
+      }
+    }
     this.#drift = new Gauge({ name: `${p}drift`, help: 'Current drift between desired and actual HostEndpoints, by kind.', labelNames: ['kind'], registers });
     this.#driftDetected = new Counter({ name: `${p}drift_detected_total`, help: 'Drift occurrences detected, by kind (each counted once when it appears).', labelNames: ['kind'], registers });
     this.#driftRepaired = new Counter({ name: `${p}drift_repaired_total`, help: 'Drift repaired by a successful write, by kind.', labelNames: ['kind'], registers });
