@@ -1,0 +1,211 @@
+// `explain` end to end in-process: policies from files (the Calico guide's, and crafted bad ones),
+// desired HostEndpoints from injected interfaces, and the from-cluster path against the fake API server.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { runCli } from '../../src/cli/cli.ts';
+import { makeExplain, type ExplainReport } from '../../src/cli/commands/explain.ts';
+import { EXIT_USAGE, UsageError, type CliIo } from '../../src/cli/io.ts';
+import type { NetInterface } from '../../src/core/model.ts';
+import { MANAGED_BY_LABEL, NODE_LABEL } from '../../src/core/ownership.ts';
+import { startFakeApiServer, type FakeApiServer } from '../fake-apiserver/index.ts';
+import { iface } from '../helpers/interfaces.ts';
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+const fixtures = new URL('../core/policy/fixtures/', import.meta.url).pathname;
+const GUIDE = join(fixtures, 'guide-http-https.yaml');
+const FIXED = join(fixtures, 'fixed-http-https.yaml');
+
+let dir: string;
+let configFile: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'explain-'));
+  // The guide's labels: role from the Node, type: external for em4 (as an interface rule).
+  configFile = join(dir, 'config.yaml');
+  await writeFile(configFile, 'hostEndpoint: {profiles: []}\ninterfaceRules:\n  - {name: external, match: {names: [em4]}, labels: {type: external}}\n');
+});
+after(async () => rm(dir, { recursive: true, force: true }));
+
+const em4: NetInterface[] = [iface('em4', ['120.133.60.219/24']), iface('eth0', ['10.0.0.5/24'])];
+
+async function run(argv: string[], opts: { interfaces?: NetInterface[]; env?: Record<string, string> } = {}) {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const io: CliIo = { stdout, stderr, stdin: Readable.from([]), env: opts.env ?? {} };
+  let code: number;
+  try {
+    code = await makeExplain({ discover: async () => opts.interfaces ?? em4 })(argv, io);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    stderr.text += err.message;
+    code = EXIT_USAGE;
+  }
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+const json = (text: string) => JSON.parse(text) as ExplainReport;
+
+describe('explain with policy files and desired HostEndpoints', () => {
+  it("the guide's example: text lists both preDNAT policies in order and exits 1 on its lockout errors", async () => {
+    const r = await run(['--policies', GUIDE, '--config', configFile, '--node', 'master1', '--node-labels', 'role=master']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /HostEndpoint master1-em4 {2}node master1 {2}interface em4 {2}IPs 120\.133\.60\.219 {2}profiles \(none\)/);
+    assert.match(r.stdout, /1\. \[preDNAT\] default\/allow-http-https-traffic-only \(order 10, applyOnForward\)\n +Allow tcp to ports 80,443\n +2\. \[preDNAT\] default\/drop-other-ingress \(order 20, applyOnForward\)\n +Deny \(everything\)/);
+    assert.match(r.stdout, /error +deny-all-endpoints: policy drop-other-ingress/);
+    assert.match(r.stdout, /error +no-policy: HostEndpoint master1-eth0 is selected by no normal .* policy for egress and has no projectcalico-default-allow profile: only failsafe ports are open \(egress: udp:53/);
+    assert.match(r.stdout, /inbound: {2}tcp:22, udp:68, tcp:179, tcp:2379, tcp:2380, tcp:5473, tcp:6443, tcp:6666, tcp:6667/);
+  });
+
+  it('JSON: the report shape tools rely on', async () => {
+    const r = await run(['--policies', GUIDE, '--config', configFile, '--node', 'master1', '--node-labels', 'role=master', '--output', 'json']);
+    assert.equal(r.code, 1);
+    const report = json(r.stdout);
+    assert.equal(report.kind, 'PolicyExplanation');
+    assert.equal(report.hostEndpointSource, 'desired');
+    assert.deepEqual(report.policySources, [GUIDE]);
+    assert.deepEqual(Object.keys(report).sort(), ['apiVersion', 'failsafe', 'findings', 'hostEndpointSource', 'hostEndpoints', 'kind', 'notes', 'policies', 'policySources', 'summary', 'tiers']);
+    assert.deepEqual(report.policies.map((p) => [p.name, p.order, p.preDNAT, p.applyOnForward, p.selects]), [
+      ['allow-http-https-traffic-only', 10, true, true, ['master1-em4']],
+      ['drop-other-ingress', 20, true, true, ['master1-em4', 'master1-eth0']],
+    ]);
+    const em = report.hostEndpoints.find((h) => h.name === 'master1-em4')!;
+    assert.deepEqual(em.labels['type'], 'external');
+    assert.deepEqual(em.ingress.policies.map((p) => p.name), ['allow-http-https-traffic-only', 'drop-other-ingress']);
+    assert.deepEqual(em.ingress.unmatched, { action: 'deny', code: 'catch-all-rule', reason: 'preDNAT policy drop-other-ingress (tier default) denies everything that reaches it', policy: 'drop-other-ingress', tier: 'default' });
+    assert.equal(em.egress.unmatched.code, 'no-policy');
+    assert.deepEqual(report.summary, { hostEndpoints: 2, policies: 2, errors: 3, warnings: 0 });
+    assert.deepEqual(report.tiers, [{ name: 'default', order: 1_000_000, defaultAction: 'Deny', known: true }]);
+    assert.deepEqual(report.failsafe.inbound[0], { protocol: 'tcp', port: 22 });
+  });
+
+  it('the fixed policies: exit 0, and the ignored ConfigMap is a note on stderr', async () => {
+    const r = await run(['--policies', FIXED, '--config', configFile, '--node', 'master1', '--node-labels', 'role=master', '--output', 'text'], { interfaces: [em4[0]!] });
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stderr, /note: .*ConfigMap not-a-policy is not a GlobalNetworkPolicy; ignored/);
+    assert.match(r.stdout, /0 error\(s\), 0 warning\(s\); 3 policies, 1 HostEndpoint\(s\)/);
+  });
+
+  it('warnings only exit 0; several --policies files combine', async () => {
+    const extra = join(dir, 'typo.yaml');
+    await writeFile(extra, 'kind: GlobalNetworkPolicy\napiVersion: projectcalico.org/v3\nmetadata: {name: typo}\nspec: {selector: role == "mastr", ingress: [{action: Allow}]}\n');
+    const r = await run(['--policies', FIXED, '--policies', extra, '--config', configFile, '--node', 'master1', '--node-labels', 'role=master', '-o', 'json'], { interfaces: [em4[0]!] });
+    assert.equal(r.code, 0);
+    assert.deepEqual(json(r.stdout).findings.map((f) => [f.severity, f.code, f.policy]), [['warning', 'selects-nothing', 'typo']]);
+  });
+
+  it('crafted bad policies and disabled failsafe ports from a FelixConfiguration in the file', async () => {
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(
+      bad,
+      [
+        'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: no-aof}\nspec: {selector: has(role), preDNAT: true, ingress: [{action: Allow, protocol: TCP, destination: {ports: [22]}}]}',
+        'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: dnat-egress}\nspec: {selector: has(role), preDNAT: true, applyOnForward: true, egress: [{action: Allow}]}',
+        'apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {failsafeInboundHostPorts: []}',
+      ].join('\n---\n'),
+    );
+    const r = await run(['--policies', bad, '--config', configFile, '--node', 'master1', '--node-labels', 'role=master', '-o', 'json']);
+    assert.equal(r.code, 1);
+    const report = json(r.stdout);
+    assert.deepEqual(report.failsafe.inbound, []);
+    assert.deepEqual([...new Set(report.findings.map((f) => f.code))].sort(), ['failsafe-disabled', 'no-policy', 'prednat-egress', 'prednat-without-applyonforward']);
+  });
+});
+
+describe('explain flags', () => {
+  const cases: [string[], RegExp][] = [
+    [[], /--policies FILE .* or --from-cluster/],
+    [['--policies', GUIDE, '--all-nodes'], /--all-nodes needs --from-cluster/],
+    [['--from-cluster', '--node', 'a', '--all-nodes'], /cannot be combined/],
+    [['--policies', GUIDE, '--output', 'yaml'], /--output: must be one of text, json/],
+    [['--policies', '/nonexistent.yaml'], /cannot read \/nonexistent\.yaml: ENOENT/],
+  ];
+  for (const [argv, message] of cases) {
+    it(`exit 2: ${argv.join(' ') || '(no flags)'}`, async () => {
+      const r = await run(argv);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, message);
+    });
+  }
+
+  it('is wired into the CLI, with help', async () => {
+    const stdout = new Capture();
+    const code = await runCli(['explain', '--help'], { stdout, stderr: new Capture(), stdin: Readable.from([]), env: {} });
+    assert.equal(code, 0);
+    assert.match(stdout.text, /usage: calico-hep-agent explain/);
+    const bad = await mkdtemp(join(tmpdir(), 'explain-bad-'));
+    await writeFile(join(bad, 'x.yaml'), 'a: [\n');
+    const stderr = new Capture();
+    assert.equal(await runCli(['explain', '--policies', join(bad, 'x.yaml')], { stdout: new Capture(), stderr, stdin: Readable.from([]), env: {} }), 2);
+    assert.match(stderr.text, /not valid YAML/);
+    await rm(bad, { recursive: true, force: true });
+  });
+});
+
+describe('explain --from-cluster against the fake API server', () => {
+  let server: FakeApiServer;
+  let kubeconfig: string;
+  const managed = (node: string, ifaceName: string, labels: Record<string, string>, ips: string[]) => ({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'HostEndpoint',
+    metadata: { name: `${node}-${ifaceName}`, labels: { ...labels, [MANAGED_BY_LABEL]: 'calico-hep-agent', [NODE_LABEL]: node } },
+    spec: { node, interfaceName: ifaceName, expectedIPs: ips },
+  });
+
+  before(async () => {
+    const guide = parse(await readFile(GUIDE, 'utf8')) as { metadata: { name: string } }[];
+    server = await startFakeApiServer({
+      calicoGroups: ['projectcalico.org/v3'],
+      seed: [
+        ...guide,
+        managed('master1', 'em4', { role: 'master', type: 'external' }, ['120.133.60.219']),
+        managed('master2', 'em4', { role: 'master', type: 'external' }, ['120.133.60.220']),
+        // Hand-written, not managed: never explained.
+        { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: 'manual', labels: { role: 'master' } }, spec: { node: 'master1', interfaceName: 'eth9' } },
+        { apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { failsafeInboundHostPorts: [{ protocol: 'TCP', port: 22 }] } },
+      ] as never,
+    });
+    kubeconfig = join(dir, 'kubeconfig');
+    await server.writeKubeconfig(kubeconfig);
+  });
+  after(async () => server.close());
+
+  it('--node: that node\'s managed HEPs, the cluster\'s policies and failsafe ports', async () => {
+    const r = await run(['--from-cluster', '--kubeconfig', kubeconfig, '--node', 'master1', '-o', 'json']);
+    assert.equal(r.code, 1, r.stderr);
+    const report = json(r.stdout);
+    assert.equal(report.hostEndpointSource, 'cluster');
+    assert.deepEqual(report.hostEndpoints.map((h) => h.name), ['master1-em4']);
+    assert.deepEqual(report.policies.map((p) => p.name), ['allow-http-https-traffic-only', 'drop-other-ingress']);
+    assert.equal(report.failsafe.source, 'FelixConfiguration default');
+    assert.deepEqual(report.failsafe.inbound, [{ protocol: 'tcp', port: 22 }]);
+    assert.equal(report.failsafe.outbound.length, 9, 'unset outbound keeps Calico defaults');
+    assert.match(report.notes.join('\n'), /serves no Tier objects/);
+    assert.deepEqual(report.findings.map((f) => f.code).sort(), ['deny-all-endpoints', 'no-policy']);
+  });
+
+  it('--all-nodes: every managed HEP; a policy file overrides the cluster\'s policy of the same name', async () => {
+    const r = await run(['--from-cluster', '--kubeconfig', kubeconfig, '--all-nodes', '--policies', FIXED, '-o', 'json']);
+    const report = json(r.stdout);
+    assert.deepEqual(report.hostEndpoints.map((h) => h.name), ['master1-em4', 'master2-em4']);
+    assert.match(report.notes.join('\n'), /policy drop-other-ingress: the file's version replaces the cluster's/);
+    assert.equal(r.code, 0, JSON.stringify(report.findings));
+  });
+
+  it('without --node/--all-nodes: this machine\'s desired HEPs against the cluster\'s policies', async () => {
+    const r = await run(['--from-cluster', '--kubeconfig', kubeconfig, '--config', configFile, '--node-labels', 'role=master', '-o', 'json'], { env: { NODE_NAME: 'master9' } });
+    const report = json(r.stdout);
+    assert.equal(report.hostEndpointSource, 'desired');
+    assert.deepEqual(report.hostEndpoints.map((h) => h.name), ['master9-em4', 'master9-eth0']);
+  });
+});
