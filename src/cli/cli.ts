@@ -18,6 +18,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'evaluate a Calico label selector against labels (one pair, or JSON lines with --batch)',
     load: async () => (await import('./commands/match.ts')).match,
   },
+  explain: {
+    summary: 'show the policies that select each HostEndpoint, in Calico order, and lint them for lockouts',
+    load: async () => (await import('./commands/explain.ts')).explain,
+  },
 };
 
 function usage(): string {
