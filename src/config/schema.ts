@@ -98,6 +98,12 @@ export const configSchema = z.strictObject({
   dryRun: z.boolean().default(false),
   /** Take over unmanaged HEPs that stand where the agent's own would (same name, or same node and interface). */
   adopt: z.boolean().default(false),
+  /**
+   * Lockout guard: never create a HEP without the projectcalico-default-allow profile (nor remove that
+   * profile from one) until some GlobalNetworkPolicy selects it; reported as drift kind `unguarded`.
+   * The agent then also lists and watches globalnetworkpolicies.
+   */
+  requirePolicy: z.boolean().default(false),
 
   intervals: z
     .strictObject({
