@@ -49,7 +49,15 @@ export interface PlanInput {
    * returned nothing): then nothing is deleted, whatever else differs.
    */
   readonly allowDeletes: boolean;
+  /**
+   * Desired HEPs (by name) that no GlobalNetworkPolicy selects and that lack the default-allow
+   * profile (config `requirePolicy`): they are not created, and an existing HEP does not lose the
+   * default-allow profile, until a policy selects them. Drift kind `unguarded`, no action.
+   */
+  readonly unguarded?: ReadonlySet<string> | undefined;
 }
+
+const DEFAULT_ALLOW = 'projectcalico-default-allow';
 
 function sameSet(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
   const x = new Set(a ?? []);
@@ -123,6 +131,21 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     if (have !== undefined) {
       matched.add(have);
       const changes = hostEndpointChanges(have, want);
+      if (
+        changes.length > 0 &&
+        input.unguarded?.has(want.metadata.name) === true &&
+        (have.spec?.profiles ?? []).includes(DEFAULT_ALLOW) &&
+        !(want.spec.profiles ?? []).includes(DEFAULT_ALLOW)
+      ) {
+        drift.push({
+          kind: 'unguarded',
+          name: have.metadata.name,
+          interfaceName: iface,
+          detail: `would lose the ${DEFAULT_ALLOW} profile while no GlobalNetworkPolicy selects it (requirePolicy): not updated`,
+          changes,
+        });
+        continue;
+      }
       if (changes.length > 0) {
         const d: Drift = { kind: 'modified', name: have.metadata.name, interfaceName: iface, detail: `differs in ${describe(changes)}`, changes };
         drift.push(d);
@@ -154,6 +177,16 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
       };
       drift.push(d);
       if (ours && input.adopt) actions.push({ type: 'update', object: replacementFor(blocker, want), repairs: d });
+      continue;
+    }
+    if (input.unguarded?.has(want.metadata.name) === true) {
+      drift.push({
+        kind: 'unguarded',
+        name: want.metadata.name,
+        interfaceName: iface,
+        detail: `no GlobalNetworkPolicy selects it and it has no ${DEFAULT_ALLOW} profile: not created, it would cut interface ${iface} off (requirePolicy)`,
+        changes: [],
+      });
       continue;
     }
     const d: Drift = { kind: 'missing', name: want.metadata.name, interfaceName: iface, detail: `no HostEndpoint for interface ${iface}`, changes: [] };

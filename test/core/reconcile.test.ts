@@ -119,3 +119,26 @@ test('property: applying the plan to the cluster leaves nothing to do', () => {
     }),
   );
 });
+
+test('requirePolicy: an unguarded HEP is not created, and a guarded one is', () => {
+  const deny = desiredStateBuilder(validateConfig({ hostEndpoint: { profiles: [] } }))(node, [iface('eth0', ['192.0.2.1/24']), iface('eth1', ['198.51.100.1/24'])]).hostEndpoints;
+  const plan = planReconcile(input({ desired: deny, unguarded: new Set(['n1-eth1']) }));
+  assert.deepEqual(plan.drift.map((d) => [d.kind, d.name]), [['missing', 'n1-eth0'], ['unguarded', 'n1-eth1']]);
+  assert.deepEqual(plan.actions.map((a) => [a.type, a.repairs.name]), [['create', 'n1-eth0']]);
+  assert.match(plan.drift[1]!.detail, /no GlobalNetworkPolicy selects it/);
+});
+
+test('requirePolicy: an existing HEP keeps the default-allow profile while unguarded; other fixes still apply', () => {
+  const deny = desiredStateBuilder(validateConfig({ hostEndpoint: { profiles: [] } }))(node, [iface('eth0', ['192.0.2.1/24'])]).hostEndpoints;
+  const have = stored(desired[0]!);
+  let plan = planReconcile(input({ desired: deny, managed: [have], unguarded: new Set(['n1-eth0']) }));
+  assert.deepEqual(plan.drift.map((d) => d.kind), ['unguarded']);
+  assert.deepEqual(plan.actions, []);
+  plan = planReconcile(input({ desired: deny, managed: [have], unguarded: new Set() }));
+  assert.deepEqual(plan.actions.map((a) => a.type), ['update']);
+  // Unguarded but keeping the profile (or never having had it): ordinary updates go through.
+  const noProfile = stored(deny[0]!);
+  noProfile.spec.expectedIPs = ['192.0.2.99'];
+  plan = planReconcile(input({ desired: deny, managed: [noProfile], unguarded: new Set(['n1-eth0']) }));
+  assert.deepEqual(plan.drift.map((d) => d.kind), ['modified']);
+});
