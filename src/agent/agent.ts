@@ -7,6 +7,7 @@ import { CalicoApiUnavailable, apiVersionOf, chooseCalicoApi, servedGroupVersion
 import { observed } from '../adapters/kube/calls.ts';
 import { apiFailure } from '../adapters/kube/errors.ts';
 import { HostEndpointApi, fromWire } from '../adapters/kube/hostendpoints.ts';
+import { CalicoPolicyApi, asPolicy, type RawObject } from '../adapters/kube/policies.ts';
 import type { Config } from '../config/schema.ts';
 import { API_BACKOFF, backoffDelay } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
@@ -16,6 +17,7 @@ import { applyGracePeriod } from '../core/grace.ts';
 import { managedSelector } from '../core/labels.ts';
 import type { HostEndpoint, NetInterface } from '../core/model.ts';
 import { isManaged } from '../core/ownership.ts';
+import { parsePolicy, unguardedHostEndpoints } from '../core/policy/index.ts';
 import { planReconcile, type Action, type Drift, type FieldChange, type ReconcilePlan } from '../core/reconcile.ts';
 import type { Logger } from '../logger.ts';
 import type { AgentMetrics } from '../observability/metrics.ts';
@@ -76,6 +78,8 @@ export class Agent {
   #heps: HostEndpointApi | undefined;
   #hepReflector: Reflector<HostEndpoint> | undefined;
   #nodeReflector: Reflector<V1Node> | undefined;
+  /** GlobalNetworkPolicies, watched only with `requirePolicy` (the lockout guard). */
+  #gnpReflector: Reflector<RawObject> | undefined;
   /** Unmanaged HEPs of this node found by the start-up scan or by name; refreshed on resync. */
   #others = new Map<string, HostEndpoint>();
   #othersScanned = false;
@@ -103,7 +107,7 @@ export class Agent {
     const now = this.#d.clock.now();
     // A watch loop that has made no progress for two full watch timeouts is stuck beyond its supervisor.
     const stuckAfterMs = 2 * 660_000;
-    const reflectorsLive = [this.#hepReflector, this.#nodeReflector].every(
+    const reflectorsLive = [this.#hepReflector, this.#nodeReflector, this.#gnpReflector].every(
       (r) => r === undefined || now - r.lastProgressAt < stuckAfterMs,
     );
     return {
@@ -174,6 +178,7 @@ export class Agent {
       this.#running,
       this.#hepReflector?.stop(),
       this.#nodeReflector?.stop(),
+      this.#gnpReflector?.stop(),
       this.#d.kernelEvents?.stop(),
     ]);
   }
@@ -224,6 +229,7 @@ export class Agent {
   #resync(): void {
     this.#hepReflector?.resync();
     this.#nodeReflector?.resync();
+    this.#gnpReflector?.resync();
     this.#othersScanned = false;
     this.kernelChanged('periodic resync');
   }
@@ -300,6 +306,22 @@ export class Agent {
     metrics.info(this.#d.version, apiVersionOf(calico), this.#mode());
     logger.info({ calicoApi: apiVersionOf(calico) }, 'using Calico API');
     this.#hepReflector.start();
+    if (config.requirePolicy) {
+      const policies = new CalicoPolicyApi(kc, calico, metrics);
+      this.#gnpReflector = new Reflector<RawObject>({
+        resource: 'globalnetworkpolicies',
+        kc,
+        path: policies.globalNetworkPoliciesPath,
+        list: () => policies.listGlobalNetworkPolicies(),
+        fromWatch: (raw) => asPolicy(raw),
+        onChange: (reason) => this.trigger(reason),
+        observer: metrics,
+        logger,
+        clock,
+        ...(this.#d.random !== undefined ? { random: this.#d.random } : {}),
+      });
+      this.#gnpReflector.start();
+    }
     return heps;
   }
 
@@ -370,6 +392,7 @@ export class Agent {
       this.#goneSince = grace.goneSince;
       this.#scheduleGraceExpiry(grace.nextExpiryAt);
       await this.#lookUpBlockers(heps, state.hostEndpoints, managed);
+      const unguarded = config.requirePolicy ? this.#unguarded(state.hostEndpoints) : undefined;
       plan = planReconcile({
         nodeName,
         desired: state.hostEndpoints,
@@ -378,6 +401,7 @@ export class Agent {
         adopt: config.adopt,
         held: grace.held,
         allowDeletes: trusted,
+        unguarded,
       });
       metrics.state({
         desired: state.hostEndpoints.length,
@@ -398,6 +422,17 @@ export class Agent {
       if (attempt >= MAX_CONFLICT_RETRIES) throw new ReconcileError('conflicting writes: giving up for now');
     }
     return 'success';
+  }
+
+  /**
+   * The lockout guard's input: desired HEPs without the default-allow profile that no
+   * GlobalNetworkPolicy selects. Until the policies have been listed, every such HEP counts as
+   * unguarded: not knowing the policies must not open the way to a lockout.
+   */
+  #unguarded(desired: readonly HostEndpoint[]): Set<string> {
+    const r = this.#gnpReflector;
+    const policies = r?.synced === true ? [...r.cache.values()].map((o) => parsePolicy(o, 'cluster')) : [];
+    return unguardedHostEndpoints(desired, policies);
   }
 
   /** For desired HEPs without a managed one, a GET by name finds an unmanaged HEP in the way. */
