@@ -418,7 +418,15 @@ export class Agent {
       }
       if (config.mode === 'audit' || plan.actions.length === 0) break;
       const retry = await this.#execute(heps, plan.actions);
-      if (!retry) break;
+      if (!retry) {
+        if (!config.dryRun) {
+          // Repaired drift is gone now, not when our own write's watch event comes back.
+          const repaired = new Set(plan.actions.map((a) => a.repairs));
+          const rest = this.#drift.update(plan.drift.filter((d) => !repaired.has(d)), clock.now());
+          metrics.drift(rest.countByKind, rest.appeared, rest.oldestAgeMs);
+        }
+        break;
+      }
       if (attempt >= MAX_CONFLICT_RETRIES) throw new ReconcileError('conflicting writes: giving up for now');
     }
     return 'success';
