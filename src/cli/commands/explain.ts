@@ -11,7 +11,6 @@ import { readNodeFacts } from '../../adapters/kube/nodes.ts';
 import { NO_OBSERVER } from '../../adapters/kube/observer.ts';
 import { CalicoPolicyApi } from '../../adapters/kube/policies.ts';
 import { discoverInterfaces } from '../../adapters/netlink/discover.ts';
-import { ConfigError, loadConfig } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
 import { desiredStateBuilder, type NodeFacts } from '../../core/desired.ts';
 import { managedSelector } from '../../core/labels.ts';
@@ -38,7 +37,7 @@ import {
   type PolicyDocuments,
   type Tier,
 } from '../../core/policy/index.ts';
-import { oneOf, parseFlags, parseLabelList } from '../flags.ts';
+import { commandConfig, oneOf, parseFlags, parseLabelList } from '../flags.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo, type Command } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent explain [flags]
@@ -281,13 +280,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       throw new UsageError('--node-labels and --config compute desired HostEndpoints; with --from-cluster --node/--all-nodes the cluster\'s are explained');
     }
 
-    let config: Config;
-    try {
-      config = await loadConfig({ file: values.config, env: io.env, overrides: { nodeName: values.node } });
-    } catch (err) {
-      if (err instanceof ConfigError) throw new UsageError(err.message);
-      throw err;
-    }
+    const config: Config = await commandConfig({ file: values.config, env: io.env, overrides: { nodeName: values.node } });
     const nodeName = config.nodeName ?? hostname().toLowerCase();
 
     const fileDocs: PolicyDocuments = { policies: [], tiers: [], felixConfigurations: [], notes: [] };
