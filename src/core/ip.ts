@@ -67,7 +67,7 @@ export function ipInCidr(ip: string, cidr: string): boolean {
   } catch {
     return false;
   }
-  const [net, bits] = range;
+  const [net] = range;
   if (addr.kind() !== net.kind()) {
     // An IPv4-mapped IPv6 address matches an IPv4 range, as the kernel treats it.
     if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
