@@ -342,20 +342,28 @@ export class Agent {
     return { interfaces: this.#interfaces, trusted: this.#interfaces.length > 0 };
   }
 
-  /** Scans all HEPs once for unmanaged ones on this node (hand-written ones under other names). */
-  async #scanOthers(heps: HostEndpointApi): Promise<void> {
-    if (this.#othersScanned) return;
+  /**
+   * Scans all HEPs once for unmanaged ones on this node (hand-written ones under other names). Returns
+   * the names of every HEP it saw when it scanned now (undefined when an earlier scan still holds), so
+   * this pass need not GET each desired name again: a name the scan did not see is free, and a HEP
+   * created in between makes our create fail with 409, which re-reads it.
+   */
+  async #scanOthers(heps: HostEndpointApi): Promise<Set<string> | undefined> {
+    if (this.#othersScanned) return undefined;
     const found = new Map<string, HostEndpoint>();
+    const names = new Set<string>();
     let continueToken: string | undefined;
     do {
       const page = await heps.list({ limit: 500, ...(continueToken !== undefined ? { continueToken } : {}) });
       for (const h of page.items) {
+        names.add(h.metadata.name);
         if (h.spec?.node === this.#d.nodeName && !isManaged(h.metadata.labels)) found.set(h.metadata.name, h);
       }
       continueToken = page.continue;
     } while (continueToken !== undefined);
     this.#others = found;
     this.#othersScanned = true;
+    return names;
   }
 
   async #reconcile(): Promise<'success' | 'skipped'> {
@@ -371,8 +379,9 @@ export class Agent {
     }
     const facts: NodeFacts = { name: nodeName, labels: node.metadata?.labels ?? {}, uid: node.metadata?.uid };
     const { interfaces, trusted } = await this.#interfacesNow();
+    let scanned: Set<string> | undefined;
     try {
-      await this.#scanOthers(heps);
+      scanned = await this.#scanOthers(heps);
     } catch (err) {
       throw this.#apiError('scanning HostEndpoints', err);
     }
@@ -391,7 +400,7 @@ export class Agent {
       });
       this.#goneSince = grace.goneSince;
       this.#scheduleGraceExpiry(grace.nextExpiryAt);
-      await this.#lookUpBlockers(heps, state.hostEndpoints, managed);
+      await this.#lookUpBlockers(heps, state.hostEndpoints, managed, attempt === 1 ? scanned : undefined);
       const unguarded = config.requirePolicy ? this.#unguarded(state.hostEndpoints) : undefined;
       plan = planReconcile({
         nodeName,
@@ -443,11 +452,15 @@ export class Agent {
     return unguardedHostEndpoints(desired, policies);
   }
 
-  /** For desired HEPs without a managed one, a GET by name finds an unmanaged HEP in the way. */
-  async #lookUpBlockers(heps: HostEndpointApi, desired: readonly HostEndpoint[], managed: readonly HostEndpoint[]): Promise<void> {
+  /**
+   * For desired HEPs without a managed one, a GET by name finds an unmanaged HEP in the way; skipped for
+   * names a scan of all HEPs in this very pass did not see (`scanned`).
+   */
+  async #lookUpBlockers(heps: HostEndpointApi, desired: readonly HostEndpoint[], managed: readonly HostEndpoint[], scanned?: ReadonlySet<string>): Promise<void> {
     const covered = new Set(managed.map((h) => h.spec?.interfaceName));
     for (const want of desired) {
       if (covered.has(want.spec.interfaceName) || this.#others.has(want.metadata.name)) continue;
+      if (scanned !== undefined && !scanned.has(want.metadata.name)) continue;
       let found: HostEndpoint | undefined;
       try {
         found = await heps.get(want.metadata.name);
