@@ -1,0 +1,70 @@
+// Where the agent's resident memory goes: RSS of processes that only load a set of modules (and, for
+// "TLS watch", hold one HTTPS watch open), each minus a bare idling `node` measured in the same run.
+//
+//   node bench/memory.ts [--quick]
+//
+// It answers "what would the agent cost without X" without rewriting it: the runtime dependencies one
+// by one, all of them but @kubernetes/client-node, and the bundle loading its entry point only.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { bundleEntry } from './lib/agent-proc.ts';
+import { flags, log, main, modeName, saveResult, sleep } from './lib/common.ts';
+import { MiB, readProc } from './lib/procfs.ts';
+import { fmt, median } from './lib/stats.ts';
+
+const f = flags();
+const ROUNDS = f.quick ? 3 : 7;
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+const TLS_WATCH = `
+import { createServer } from 'node:https'; import { request } from 'node:https'; import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';
+const d = mkdtempSync(join(tmpdir(), 'hepbench-tls-'));
+execFileSync('openssl', ['req','-x509','-newkey','ec','-pkeyopt','ec_paramgen_curve:P-256','-nodes','-subj','/CN=127.0.0.1','-addext','subjectAltName=IP:127.0.0.1','-keyout',join(d,'k'),'-out',join(d,'c'),'-days','1'], { stdio: 'ignore' });
+const cert = readFileSync(join(d,'c')); const key = readFileSync(join(d,'k'));
+const srv = createServer({ cert, key }, (q, s) => { s.writeHead(200); s.write('{}\\n'); });
+await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+const req = request({ host: '127.0.0.1', port: srv.address().port, ca: cert, path: '/w' }, (res) => res.on('data', () => {})); req.end();
+`;
+
+const CASES: Record<string, string> = {
+  'bare node (baseline)': '',
+  '@kubernetes/client-node': "await import('@kubernetes/client-node');",
+  undici: "await import('undici');",
+  zod: "await import('zod');",
+  'prom-client': "await import('prom-client');",
+  pino: "await import('pino');",
+  yaml: "await import('yaml');",
+  'picomatch + ipaddr.js': "await import('picomatch'); await import('ipaddr.js');",
+  'TLS server+client with one open watch (node:https)': TLS_WATCH,
+  'all runtime deps except client-node + TLS watch': "await import('zod'); await import('prom-client'); await import('pino'); await import('yaml'); await import('picomatch'); await import('ipaddr.js');" + TLS_WATCH,
+};
+
+function rssOf(code: string, cwd: string, settleMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `${code}\nsetInterval(()=>{},1e9);`], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+    setTimeout(() => {
+      const p = readProc(child.pid!);
+      child.kill('SIGKILL');
+      if (p === undefined) reject(new Error(`process for ${code.slice(0, 40)} exited early`));
+      else resolve(p.rssBytes);
+    }, settleMs);
+  });
+}
+
+await main(async () => {
+  const bundle = await bundleEntry();
+  // The bundle up to its CLI (--help): module evaluation of everything it contains.
+  const cases = { ...CASES, [`bundle (${bundle.kind}) loaded, --help`]: `process.argv = [process.argv[0], 'x', '--help']; const w = process.stdout.write; process.stdout.write = () => true; await import(${JSON.stringify(bundle.path)}); process.stdout.write = w;` };
+  const rows: Record<string, number[]> = {};
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, code] of Object.entries(cases)) {
+      (rows[name] ??= []).push(await rssOf(code, ROOT, 1500));
+      await sleep(50);
+    }
+  }
+  const base = median(rows['bare node (baseline)']!);
+  const table = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { rssMiB: median(v) / MiB, overBareMiB: (median(v) - base) / MiB, samplesMiB: v.map((x) => Math.round((x / MiB) * 10) / 10) }]));
+  for (const [k, v] of Object.entries(table)) log(`${k.padEnd(55)} rss ${fmt(v.rssMiB)} MiB, +${fmt(v.overBareMiB)} over bare node`);
+  log(`saved ${saveResult('memory', modeName(f), { rounds: ROUNDS, note: 'median RSS 1.5 s after start, each case in its own process, interleaved', table })}`);
+});
