@@ -9,6 +9,24 @@ import { machine, type Machine } from './machine.ts';
 export const BENCH_NETNS_PREFIX = 'hepbench-';
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 
+/** The code under test, captured when the benchmark starts (a long run must not report a later state). */
+const SOURCE_AT_START = (() => {
+  const git = (...args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: fileURLToPath(new URL('.', import.meta.url)), encoding: 'utf8' }).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  let distBuiltAt: string | undefined;
+  try {
+    distBuiltAt = statSync(new URL('../../dist/calico-hep-agent.mjs', import.meta.url)).mtime.toISOString();
+  } catch {
+    distBuiltAt = undefined;
+  }
+  return { commit: git('rev-parse', '--short', 'HEAD'), srcChanged: (git('status', '--porcelain', '--', '../../src') ?? '') !== '', distBuiltAt, startedAt: new Date().toISOString() };
+})();
+
 export interface Flags {
   quick: boolean;
   long: boolean;
@@ -34,21 +52,7 @@ export function saveResult(name: string, mode: string, result: object): string {
   const tag = ti >= 0 ? process.argv[ti + 1] : undefined;
   const path = join(RESULTS, `${[name, mode, tag].filter(Boolean).join('-')}.json`);
   const m: Machine = machine();
-  const git = (...args: string[]) => {
-    try {
-      return execFileSync('git', args, { cwd: RESULTS, encoding: 'utf8' }).trim();
-    } catch {
-      return undefined;
-    }
-  };
-  let distBuiltAt: string | undefined;
-  try {
-    distBuiltAt = statSync(new URL('../../dist/calico-hep-agent.mjs', import.meta.url)).mtime.toISOString();
-  } catch {
-    distBuiltAt = undefined;
-  }
-  const source = { commit: git('rev-parse', '--short', 'HEAD'), srcChanged: (git('status', '--porcelain', '--', '../../src') ?? '') !== '', distBuiltAt };
-  writeFileSync(path, `${JSON.stringify({ benchmark: name, mode, command: `node bench/${name}.ts ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), source, machine: m, bundleOverride: process.env['HEPBENCH_BUNDLE'], ...result }, null, 2)}\n`);
+  writeFileSync(path, `${JSON.stringify({ benchmark: name, mode, command: `node bench/${name}.ts ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), source: SOURCE_AT_START, machine: m, bundleOverride: process.env['HEPBENCH_BUNDLE'], ...result }, null, 2)}\n`);
   return path;
 }
 
