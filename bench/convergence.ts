@@ -152,6 +152,38 @@ await main(async (cleanups) => {
     }
     results[key]['new interface -> new HEP'] = { ...summarize(nif), samples: nif };
     log(`${key} new interface: ${fmtSummary(summarize(nif))}`);
+
+    // Bursts: 10 address changes 20 ms apart (a flapping link, a DHCP renewal storm). The cost of a short
+    // debounce: HEP writes per burst; the benefit: time from the burst's last change to the final HEP.
+    const BURSTS = f.quick ? 5 : 20;
+    const writes: number[] = [];
+    const settle: number[] = [];
+    const logBefore = async () => (await server.admin.log()).total;
+    for (let b = 0; b < BURSTS; b++) {
+      const since = await logBefore();
+      let want = base;
+      let tLast = 0;
+      for (let k = 0; k < 10; k++) {
+        const extra = `203.0.113.${100 + k}`;
+        await execP('ip', ['-n', ns.name, 'addr', 'add', `${extra}/32`, 'dev', 'eth0']);
+        tLast = now();
+        want = [...want, extra];
+        await sleep(20);
+      }
+      const final = want;
+      const t1 = await w.until(() => sameSet(w.heps.get(hepName)?.spec.expectedIPs, final), TIMEOUT, `burst ${b}`);
+      settle.push(Math.max(0, t1 - tLast));
+      await sleep(debounce + 300);
+      const entries = (await server.admin.log(since)).entries;
+      writes.push(entries.filter((e) => e.user !== 'fake-admin' && e.verb === 'update' && e.name === hepName).length);
+      // Remove the burst's addresses again (one command) and let it settle before the next burst.
+      await ns.batch(Array.from({ length: 10 }, (_, k) => `addr del 203.0.113.${100 + k}/32 dev eth0`));
+      await w.until(() => sameSet(w.heps.get(hepName)?.spec.expectedIPs, base), TIMEOUT, `burst ${b} reset`);
+      await sleep(debounce + 300);
+    }
+    results[key]['burst of 10 changes 20 ms apart: last change -> correct'] = { ...summarize(settle), samples: settle };
+    results[key]['burst of 10 changes 20 ms apart: HEP writes per burst'] = { ...summarize(writes), samples: writes };
+    log(`${key} bursts: settle ${fmtSummary(summarize(settle))}; writes per burst ${fmtSummary(summarize(writes), '', 0)}`);
     w.close();
     await nut.agent.stop();
     await ns.destroy();
