@@ -18,10 +18,10 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 const TLS_WATCH = `
 import { createServer } from 'node:https'; import { request } from 'node:https'; import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';
 const d = mkdtempSync(join(tmpdir(), 'hepbench-tls-'));
 execFileSync('openssl', ['req','-x509','-newkey','ec','-pkeyopt','ec_paramgen_curve:P-256','-nodes','-subj','/CN=127.0.0.1','-addext','subjectAltName=IP:127.0.0.1','-keyout',join(d,'k'),'-out',join(d,'c'),'-days','1'], { stdio: 'ignore' });
-const cert = readFileSync(join(d,'c')); const key = readFileSync(join(d,'k'));
+const cert = readFileSync(join(d,'c')); const key = readFileSync(join(d,'k')); rmSync(d, { recursive: true, force: true });
 const srv = createServer({ cert, key }, (q, s) => { s.writeHead(200); s.write('{}\\n'); });
 await new Promise((r) => srv.listen(0, '127.0.0.1', r));
 const req = request({ host: '127.0.0.1', port: srv.address().port, ca: cert, path: '/w' }, (res) => res.on('data', () => {})); req.end();

@@ -48,7 +48,14 @@ export async function writeConfig(dir: string, yaml: string): Promise<string> {
   return path;
 }
 
-export const tempDir = (prefix: string): Promise<string> => mkdtemp(join(tmpdir(), `hepbench-${prefix}-`));
+/** Temp dirs (configs, agent logs) made by this run; removed at the end of a successful run. */
+export const TEMP_DIRS: string[] = [];
+
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `hepbench-${prefix}-`));
+  TEMP_DIRS.push(dir);
+  return dir;
+}
 
 export interface AgentProcess {
   readonly child: ChildProcess;

@@ -1,9 +1,10 @@
 // Flags, output and clean-up shared by the benchmarks.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanupLeftoverNetns, Netns } from '../../test/helpers/netns.ts';
+import { TEMP_DIRS } from './agent-proc.ts';
 import { machine, type Machine } from './machine.ts';
 
 export const BENCH_NETNS_PREFIX = 'hepbench-';
@@ -80,9 +81,11 @@ export async function main(fn: (cleanups: Array<() => Promise<unknown> | unknown
     await fn(cleanups);
   } catch (err) {
     log(`FAILED: ${(err as Error).stack ?? String(err)}`);
+    if (TEMP_DIRS.length > 0) log(`agent logs kept in ${TEMP_DIRS.join(' ')}`);
     process.exitCode = 1;
   } finally {
     await cleanup();
+    if (process.exitCode !== 1) for (const d of TEMP_DIRS.splice(0)) rmSync(d, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
