@@ -83,6 +83,7 @@ export class Agent {
   /** Unmanaged HEPs of this node found by the start-up scan or by name; refreshed on resync. */
   #others = new Map<string, HostEndpoint>();
   #othersScanned = false;
+  #scanTimer: ReturnType<typeof setTimeout> | undefined;
   #interfaces: NetInterface[] | undefined;
   #kernelDirty = true;
   #goneSince = new Map<string, number>();
@@ -148,6 +149,7 @@ export class Agent {
     if (config.prune.sweep) {
       this.#intervals.push(setInterval(() => void this.#sweep(), config.prune.intervalSeconds * 1000));
     }
+    this.#scheduleConflictScan();
     for (const t of this.#intervals) t.unref();
     logger.info({ node: nodeName, mode: this.#mode() }, 'agent started');
     this.trigger('start');
@@ -173,6 +175,7 @@ export class Agent {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#graceTimer);
+    clearTimeout(this.#scanTimer);
     for (const t of this.#intervals) clearInterval(t);
     await Promise.allSettled([
       this.#running,
@@ -230,8 +233,25 @@ export class Agent {
     this.#hepReflector?.resync();
     this.#nodeReflector?.resync();
     this.#gnpReflector?.resync();
-    this.#othersScanned = false;
     this.kernelChanged('periodic resync');
+  }
+
+  /**
+   * The scan for hand-written HEPs pages through every HEP of the cluster, so it runs at start and
+   * then only every `conflictScanSeconds` (0: never again), jittered by up to 20 % so the nodes of a
+   * DaemonSet rollout do not all scan together. Resyncs do not scan: at 5,000 nodes that would be
+   * every HEP downloaded by every node every 10 minutes (docs/benchmarks.md).
+   */
+  #scheduleConflictScan(): void {
+    const seconds = this.#d.config.intervals.conflictScanSeconds;
+    if (seconds === 0 || this.#stopped) return;
+    const delayMs = seconds * 1000 * (1 + 0.2 * (this.#d.random ?? Math.random)());
+    this.#scanTimer = setTimeout(() => {
+      this.#othersScanned = false;
+      this.trigger('periodic conflict scan');
+      this.#scheduleConflictScan();
+    }, delayMs);
+    this.#scanTimer.unref();
   }
 
   async #runOnce(): Promise<void> {

@@ -111,6 +111,8 @@ export const configSchema = z.strictObject({
       rescanSeconds: seconds(1).default(60),
       /** Re-list the agent's HEPs and its Node from the API. */
       resyncSeconds: seconds(10).default(600),
+      /** Re-scan all HEPs for hand-written ones of this node (they are also scanned at start); 0: only at start. */
+      conflictScanSeconds: seconds(0).default(3600),
       /** How long an interface must stay gone before its HEP is deleted. */
       removalGraceSeconds: seconds(0).default(300),
       /** Coalesce bursts of changes into one reconcile. */

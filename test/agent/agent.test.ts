@@ -254,6 +254,22 @@ describe('ownership and modes', () => {
     }
   });
 
+  test('the scan of all HEPs runs at start and then every conflictScanSeconds, never more', async () => {
+    const scans = (h: Harness) =>
+      h.server.requests({ verb: 'list', resource: V3 }).filter((e) => !e.query.includes('labelSelector')).length;
+    const once = await harness({ config: { intervals: { debounceMilliseconds: 10, conflictScanSeconds: 0, rescanSeconds: 1, resyncSeconds: 3600 } } });
+    const often = await harness({ config: { intervals: { debounceMilliseconds: 10, conflictScanSeconds: 1, rescanSeconds: 1, resyncSeconds: 3600 } } });
+    try {
+      await waitFor('both started', () => once.hep('n1-eth0') && often.hep('n1-eth0'));
+      await new Promise((r) => setTimeout(r, 3000)); // several rescans and reconciles
+      assert.equal(scans(once), 1, 'only at start');
+      assert.ok(scans(often) >= 2, `scanned ${scans(often)} times`);
+    } finally {
+      await once.stop();
+      await often.stop();
+    }
+  });
+
   test('Node deleted: garbage collection removes its HEPs and the agent does not recreate them', async () => {
     const h = await harness();
     try {
