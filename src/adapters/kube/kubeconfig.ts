@@ -47,9 +47,15 @@ async function fromFile(path: string): Promise<KubeConfig> {
 
 /**
  * The kubeconfig to use, in kubectl's order: the flag, KUBECONFIG (first file of the list),
- * the in-cluster service account, then ~/.kube/config. `undefined` when there is none.
+ * the in-cluster service account, then ~/.kube/config. `undefined` when there is none. Every
+ * request made with it shares one connection pool (reuseConnections below).
  */
 export async function findKubeConfig(sources: KubeConfigSources): Promise<KubeConfig | undefined> {
+  const kc = await locateKubeConfig(sources);
+  return kc === undefined ? undefined : reuseConnections(kc);
+}
+
+async function locateKubeConfig(sources: KubeConfigSources): Promise<KubeConfig | undefined> {
   if (sources.file !== undefined) return fromFile(sources.file);
   const fromEnv = sources.env['KUBECONFIG']?.split(':').find((p) => p !== '');
   if (fromEnv !== undefined) return fromFile(fromEnv);
@@ -72,7 +78,7 @@ export async function requireKubeConfig(sources: KubeConfigSources): Promise<Kub
       'no Kubernetes credentials: not running in a pod with a service account, no --kubeconfig, no KUBECONFIG, no ~/.kube/config',
     );
   }
-  return reuseConnections(kc);
+  return kc;
 }
 
 type DispatcherFactory = (cluster: unknown, agentOptions: Record<string, unknown>) => { close?: () => Promise<void> } | undefined;
