@@ -13,18 +13,36 @@ function parse(text: string): Parsed | undefined {
   return ipaddr.parse(bare);
 }
 
-/** Canonical text: dotted quad for IPv4, RFC 5952 for IPv6. `undefined` when not an IP. */
+/**
+ * The address as Calico reads it: an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is the IPv4
+ * address. libcalico-go parses expectedIPs with Go's net.ParseIP and keeps To4() when it is not nil
+ * (libcalico-go/lib/net/ip.go, used by updateprocessors/hostendpointprocessor.go), so Felix would
+ * treat `::ffff:1.2.3.4` as `1.2.3.4` anyway: we write what it reads.
+ */
+function unmapped(ip: Parsed): Parsed {
+  return ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress() ? (ip as ipaddr.IPv6).toIPv4Address() : ip;
+}
+
+function canonicalText(ip: Parsed): string {
+  const v = unmapped(ip);
+  return v.kind() === 'ipv4' ? v.toString() : (v as ipaddr.IPv6).toRFC5952String();
+}
+
+/**
+ * Canonical text: dotted quad for IPv4 (IPv4-mapped IPv6 included, as Calico reads it), RFC 5952
+ * for IPv6. `undefined` when not an IP.
+ */
 export function canonicalIp(text: string): string | undefined {
   const ip = parse(text);
-  if (ip === undefined) return undefined;
-  return ip.kind() === 'ipv4' ? ip.toString() : (ip as ipaddr.IPv6).toRFC5952String();
+  return ip === undefined ? undefined : canonicalText(ip);
 }
 
 /** True for the addresses a peer can reach this host by: not loopback, link-local or unspecified. */
 export function isHostAddress(text: string): boolean {
-  const ip = parse(text);
-  if (ip === undefined) return false;
-  const range = ip.range();
+  const parsed = parse(text);
+  if (parsed === undefined) return false;
+  // `::ffff:127.0.0.1` is loopback as far as Calico is concerned.
+  const range = unmapped(parsed).range();
   return range !== 'loopback' && range !== 'linkLocal' && range !== 'unspecified';
 }
 
@@ -40,14 +58,17 @@ function compareIps(a: Parsed, b: Parsed): number {
   return 0;
 }
 
-/** Sorted (IPv4 first, then numerically), de-duplicated canonical texts of valid IPs. */
+/**
+ * Sorted (IPv4 first, then numerically), de-duplicated canonical texts of valid IPs. An IPv4-mapped
+ * IPv6 address becomes its IPv4 address, so `::ffff:192.0.2.1` and `192.0.2.1` are one entry.
+ */
 export function sortedUniqueIps(texts: Iterable<string>): string[] {
   const byText = new Map<string, Parsed>();
   for (const t of texts) {
-    const ip = parse(t);
-    if (ip === undefined) continue;
-    const canon = ip.kind() === 'ipv4' ? ip.toString() : (ip as ipaddr.IPv6).toRFC5952String();
-    byText.set(canon, ip);
+    const parsed = parse(t);
+    if (parsed === undefined) continue;
+    const ip = unmapped(parsed);
+    byText.set(canonicalText(ip), ip);
   }
   return [...byText.entries()].sort((x, y) => compareIps(x[1], y[1])).map(([t]) => t);
 }

@@ -60,3 +60,22 @@ test('property: canonical text is a fixed point', () => {
     }),
   );
 });
+
+// libcalico-go's ParseIP keeps To4() of a parsed address, so Felix files `::ffff:a.b.c.d` under IPv4
+// (libcalico-go/lib/net/ip.go, updateprocessors/hostendpointprocessor.go): we write the IPv4 form.
+test('IPv4-mapped IPv6 addresses are written as the IPv4 address Calico reads, and de-duplicated', () => {
+  assert.equal(canonicalIp('::ffff:1.2.3.4'), '1.2.3.4');
+  assert.equal(canonicalIp('::ffff:102:304'), '1.2.3.4');
+  assert.deepEqual(expectedIps(['::ffff:192.0.2.1/128', '192.0.2.1/24', '2001:db8::1/64'].map(addr)), ['192.0.2.1', '2001:db8::1']);
+  assert.equal(isHostAddress('::ffff:127.0.0.1'), false, 'mapped loopback is loopback');
+  assert.equal(isHostAddress('::ffff:169.254.1.1'), false, 'mapped link-local is link-local');
+  assert.equal(ipInCidr('::ffff:10.0.0.1', '10.0.0.0/8'), true);
+});
+
+test('property: an IPv4-mapped address and its IPv4 address are one expectedIP', () => {
+  fc.assert(
+    fc.property(fc.ipV4(), (v4) => {
+      assert.deepEqual(sortedUniqueIps([`::ffff:${v4}`, v4]), [canonicalIp(v4)]);
+    }),
+  );
+});
