@@ -1,31 +1,7 @@
 // Defaults that deserve a name of their own.
 
-/**
- * Interfaces that are not host interfaces, mirroring Calico's own list for auto host endpoints
- * and Felix's interface exclusions: container bridges and veths, Calico's and other CNIs' tunnels,
- * kube-proxy's IPVS dummy and node-local DNS.
- */
-export const DEFAULT_INTERFACE_EXCLUDES: readonly string[] = [
-  'docker*',
-  'cbr*',
-  'dummy*',
-  'podman*',
-  'virbr*',
-  'lxcbr*',
-  'veth*',
-  'lo',
-  'br-*',
-  'cali*',
-  'tunl*',
-  'flannel*',
-  'kube-ipvs*',
-  'cni*',
-  'vxlan.calico',
-  'vxlan-v6.calico',
-  'wireguard.cali',
-  'wg-v6.cali',
-  'nodelocaldns*',
-];
+/** Calico's non-host interfaces: owned by the core (src/core/select.ts), re-exported for the config layer. */
+export { DEFAULT_INTERFACE_EXCLUDES } from '../core/select.ts';
 
 /** A new HEP must never lock a node out: with this profile, "no policy matched" means allow. */
 export const DEFAULT_PROFILES: readonly string[] = ['projectcalico-default-allow'];

@@ -1,10 +1,9 @@
 // The heart of the pure core: from what the node is to the HostEndpoints it should have.
-import type { Config } from '../config/schema.ts';
 import { expectedIps } from './ip.ts';
-import { interfaceRuleLabels, nodeDerivedLabels, ownershipLabels, sortedLabels } from './labels.ts';
+import { interfaceRuleLabels, nodeDerivedLabels, type InterfaceRuleConfig, type LabelRulesConfig, ownershipLabels, sortedLabels } from './labels.ts';
 import { CALICO_V3_API_VERSION, type HostEndpoint, type Labels, type NetInterface, type OwnerReference } from './model.ts';
 import { hostEndpointName } from './naming.ts';
-import { interfaceSelector } from './select.ts';
+import { interfaceSelector, type InterfaceSelectionConfig } from './select.ts';
 
 export interface NodeFacts {
   readonly name: string;
@@ -13,7 +12,17 @@ export interface NodeFacts {
   readonly uid?: string | undefined;
 }
 
-export type DesiredConfig = Pick<Config, 'interfaces' | 'hostEndpoint' | 'labels' | 'interfaceRules'>;
+/**
+ * What the core needs to build desired HEPs: its own shape, not the config file's. The config layer
+ * (src/config) validates the file and its schema's output is assignable to this; the core never
+ * imports src/config.
+ */
+export interface DesiredConfig {
+  readonly interfaces: InterfaceSelectionConfig;
+  readonly hostEndpoint: { readonly profiles: readonly string[] };
+  readonly labels: LabelRulesConfig;
+  readonly interfaceRules: readonly InterfaceRuleConfig[];
+}
 
 export interface DesiredState {
   /** Sorted by name. */

@@ -1,9 +1,36 @@
 // Which of the node's interfaces get a HostEndpoint.
-import { DEFAULT_INTERFACE_EXCLUDES } from '../config/defaults.ts';
 import { anyGlob } from './globs.ts';
 import type { NetInterface } from './model.ts';
 import { CALICO_INTERFACE_NAME_RE } from './naming.ts';
 
+/**
+ * Interfaces that are not host interfaces, mirroring Calico's own list for auto host endpoints
+ * and Felix's interface exclusions: container bridges and veths, Calico's and other CNIs' tunnels,
+ * kube-proxy's IPVS dummy and node-local DNS.
+ */
+export const DEFAULT_INTERFACE_EXCLUDES: readonly string[] = [
+  'docker*',
+  'cbr*',
+  'dummy*',
+  'podman*',
+  'virbr*',
+  'lxcbr*',
+  'veth*',
+  'lo',
+  'br-*',
+  'cali*',
+  'tunl*',
+  'flannel*',
+  'kube-ipvs*',
+  'cni*',
+  'vxlan.calico',
+  'vxlan-v6.calico',
+  'wireguard.cali',
+  'wg-v6.cali',
+  'nodelocaldns*',
+];
+
+/** The core's own shape of `interfaces` (the config layer maps its validated schema onto it). */
 export interface InterfaceSelectionConfig {
   readonly include: readonly string[];
   readonly exclude: readonly string[];

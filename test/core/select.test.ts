@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_INTERFACE_EXCLUDES } from '../../src/config/defaults.ts';
+import { DEFAULT_INTERFACE_EXCLUDES } from '../../src/core/select.ts';
 import { interfaceSelector } from '../../src/core/select.ts';
 import { iface } from '../helpers/interfaces.ts';
 
