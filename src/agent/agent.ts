@@ -413,7 +413,7 @@ export class Agent {
       const managed = [...hepReflector.cache.values()];
       const grace = applyGracePeriod({
         hepInterfaces: managed.map((h) => h.spec?.interfaceName ?? ''),
-        present: new Set(interfaces.map((i) => i.name)),
+        wanted: new Set(state.hostEndpoints.map((h) => h.spec.interfaceName ?? '')),
         goneSince: this.#goneSince,
         now: clock.now(),
         graceMs: config.intervals.removalGraceSeconds * 1000,
@@ -431,6 +431,7 @@ export class Agent {
         held: grace.held,
         allowDeletes: trusted,
         unguarded,
+        maxDeleteFraction: config.safety.maxDeleteFraction,
       });
       metrics.state({
         desired: state.hostEndpoints.length,

@@ -1,12 +1,34 @@
 // The configuration file's schema: the single place where every key, its type and its default live.
 // zod gives us strict objects (unknown keys are errors), defaults, and issue paths that name the field.
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { globError } from '../core/globs.ts';
 import { isCidr } from '../core/ip.ts';
-import { labelKeyError, labelValueError } from '../core/k8s-names.ts';
+import { DNS1123_SUBDOMAIN_MAX, isDns1123Subdomain, labelKeyError, labelValueError } from '../core/k8s-names.ts';
 import { isReservedLabelKey } from '../core/ownership.ts';
+import { DEFAULT_MAX_DELETE_FRACTION } from '../core/reconcile.ts';
 import { DEFAULT_METRICS_PORT, DEFAULT_PROFILES } from './defaults.ts';
 
-const glob = z.string().min(1, 'must not be empty');
+/** A glob picomatch compiles as a glob: a malformed one (`eth[0`) would silently match only itself. */
+const glob = z.string().superRefine((g, ctx) => {
+  const problem = globError(g);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** A Kubernetes object name (Node, Profile): a lowercase DNS-1123 subdomain of at most 253 characters. */
+const objectName = z.string().refine(isDns1123Subdomain, {
+  message: `must be a lowercase DNS-1123 subdomain ([a-z0-9] with inner "-" and ".", at most ${DNS1123_SUBDOMAIN_MAX} characters)`,
+});
+
+/** No two entries with the same `name`: logs and errors name rules, so a name must say which one. */
+function uniqueNames<T extends { name: string }>(list: readonly T[], ctx: z.RefinementCtx): void {
+  const first = new Map<string, number>();
+  list.forEach((item, i) => {
+    const at = first.get(item.name);
+    if (at !== undefined) ctx.addIssue({ code: 'custom', message: `duplicate rule name "${item.name}" (also at index ${at})`, path: [i, 'name'] });
+    else first.set(item.name, i);
+  });
+}
 
 /** A label map whose keys and values Kubernetes accepts and whose keys are not the agent's own. */
 const labelMap = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
@@ -53,16 +75,32 @@ const renameMap = z.record(z.string(), z.string()).superRefine((renames, ctx) =>
   }
 });
 
-const seconds = (min: number) => z.number().int().min(min);
+/**
+ * The one rule for interval bounds: every `*Seconds` interval is at most TIMER_MAX_SECONDS, the
+ * longest a Node.js timer can wait (2^31-1 ms, about 24.8 days). A longer delay is not clamped by
+ * Node.js but replaced by 1 ms, so a 30-day interval would fire every millisecond; such a value is
+ * rejected here, naming the field, rather than silently changed.
+ */
+export const TIMER_MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+/** The cluster-wide scan for hand-written HEPs lists every HEP: not more often than this (or 0, only at start). */
+export const CONFLICT_SCAN_MIN_SECONDS = 60;
+
+const seconds = (min: number) =>
+  z.number().int().min(min).max(TIMER_MAX_SECONDS, `must be at most ${TIMER_MAX_SECONDS} (2^31-1 ms, the longest a timer can wait)`);
 
 export const configSchema = z.strictObject({
   /** The Node this agent serves; normally from the NODE_NAME environment variable. */
-  nodeName: z.string().min(1).optional(),
+  nodeName: objectName.optional(),
 
   interfaces: z
     .strictObject({
-      include: z.array(glob).default(['*']),
-      exclude: z.array(glob).default([]),
+      // An empty list selects nothing, which would delete every HEP of the node: a config error,
+      // not a quiet way to unmanage a node (uninstall and `prune` do that).
+      include: z.array(glob).min(1, 'must list at least one glob: an empty include selects no interface (to stop managing HEPs, uninstall the agent and run prune)').default(['*']),
+      exclude: z
+        .array(glob)
+        .refine((globs) => !globs.some((g) => /^\*+$/.test(g)), { message: 'excludes every interface ("*"): that would delete every HEP of the node' })
+        .default([]),
       /** Also exclude Calico's list of non-host interfaces (docker*, cali*, veth*, lo, ...). */
       useDefaultExcludes: z.boolean().default(true),
     })
@@ -70,7 +108,16 @@ export const configSchema = z.strictObject({
 
   hostEndpoint: z
     .strictObject({
-      profiles: z.array(z.string().min(1)).default([...DEFAULT_PROFILES]),
+      // Calico validates each with its `name` rule (nameRegex, a DNS-1123 subdomain) and the list is a
+      // set (+listType=set): api/pkg/apis/projectcalico/v3/hostendpoint.go, libcalico-go/lib/validator/v3/validator.go.
+      profiles: z
+        .array(objectName)
+        .superRefine((names, ctx) => {
+          names.forEach((n, i) => {
+            if (names.indexOf(n) !== i) ctx.addIssue({ code: 'custom', message: `duplicate profile "${n}"`, path: [i] });
+          });
+        })
+        .default([...DEFAULT_PROFILES]),
     })
     .prefault({}),
 
@@ -83,12 +130,12 @@ export const configSchema = z.strictObject({
           rename: renameMap.default({}),
         })
         .prefault({}),
-      derive: z.array(deriveRule).default([]),
+      derive: z.array(deriveRule).superRefine(uniqueNames).default([]),
       static: labelMap.default({}),
     })
     .prefault({}),
 
-  interfaceRules: z.array(interfaceRule).default([]),
+  interfaceRules: z.array(interfaceRule).superRefine(uniqueNames).default([]),
 
   /** Which Calico API to write; `auto` uses projectcalico.org/v3 when the cluster serves it. */
   apiGroup: z.enum(['auto', 'projectcalico.org/v3', 'crd.projectcalico.org/v1']).default('auto'),
@@ -112,7 +159,9 @@ export const configSchema = z.strictObject({
       /** Re-list the agent's HEPs and its Node from the API. */
       resyncSeconds: seconds(10).default(600),
       /** Re-scan all HEPs for hand-written ones of this node (they are also scanned at start); 0: only at start. */
-      conflictScanSeconds: seconds(0).default(3600),
+      conflictScanSeconds: seconds(0)
+        .refine((v) => v === 0 || v >= CONFLICT_SCAN_MIN_SECONDS, { message: `must be 0 (only at start) or at least ${CONFLICT_SCAN_MIN_SECONDS}: each scan lists every HEP of the cluster` })
+        .default(3600),
       /** How long an interface must stay gone before its HEP is deleted. */
       removalGraceSeconds: seconds(0).default(300),
       /** Coalesce bursts of changes into one reconcile. */
@@ -128,9 +177,23 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
 
+  safety: z
+    .strictObject({
+      /**
+       * Circuit breaker: a pass that would delete the HEPs of more than this share of the node's
+       * managed interfaces (or of all of them) deletes none, and reports drift kind `breaker`.
+       * 1 turns the breaker off.
+       */
+      maxDeleteFraction: z.number().min(0).max(1).default(DEFAULT_MAX_DELETE_FRACTION),
+    })
+    .prefault({}),
+
   server: z
     .strictObject({
-      address: z.string().min(1).default('0.0.0.0'),
+      address: z
+        .string()
+        .refine((a) => isIP(a) !== 0, { message: 'must be an IP address such as 0.0.0.0, 127.0.0.1 or :: (not a host name)' })
+        .default('0.0.0.0'),
       port: z.number().int().min(0).max(65535).default(DEFAULT_METRICS_PORT),
     })
     .prefault({}),

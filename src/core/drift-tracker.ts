@@ -1,6 +1,6 @@
 // Remembers since when each current drift has existed, so metrics can say how old the oldest is
 // and count each drift once when it first appears rather than on every reconcile.
-import type { Drift, DriftKind } from './reconcile.ts';
+import { DRIFT_KINDS, type Drift, type DriftKind } from './reconcile.ts';
 
 export interface DriftUpdate {
   /** Drift seen for the first time in this update. */
@@ -20,7 +20,7 @@ export class DriftTracker {
   update(drift: readonly Drift[], now: number): DriftUpdate {
     const next = new Map<string, number>();
     const appeared: Drift[] = [];
-    const countByKind: Record<DriftKind, number> = { missing: 0, modified: 0, stale: 0, conflict: 0, unguarded: 0 };
+    const countByKind = Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
     for (const d of drift) {
       const k = key(d);
       if (next.has(k)) continue;

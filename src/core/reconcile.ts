@@ -2,10 +2,15 @@
 // that repair it. Desired and actual are matched by interface, not by name, so a HEP adopted under
 // a hand-written name keeps that name.
 import type { HostEndpoint, HostEndpointSpec, OwnerReference } from './model.ts';
+import { legacyHostEndpointName } from './naming.ts';
 import { isCalicoAutoHostEndpoint, isManaged } from './ownership.ts';
 
-export type DriftKind = 'missing' | 'modified' | 'stale' | 'conflict' | 'unguarded';
-export const DRIFT_KINDS: readonly DriftKind[] = ['missing', 'modified', 'stale', 'conflict', 'unguarded'];
+/** `breaker`: a stale HEP whose delete the circuit breaker holds (see `maxDeleteFraction`). */
+export type DriftKind = 'missing' | 'modified' | 'stale' | 'conflict' | 'unguarded' | 'breaker';
+export const DRIFT_KINDS: readonly DriftKind[] = ['missing', 'modified', 'stale', 'conflict', 'unguarded', 'breaker'];
+
+/** Default share of a node's managed interfaces one pass may leave without a HEP. */
+export const DEFAULT_MAX_DELETE_FRACTION = 0.5;
 
 /** One field that differs: `from` is what the cluster has, `to` what it should have. */
 export interface FieldChange {
@@ -55,6 +60,13 @@ export interface PlanInput {
    * default-allow profile, until a policy selects them. Drift kind `unguarded`, no action.
    */
   readonly unguarded?: ReadonlySet<string> | undefined;
+  /**
+   * Circuit breaker (config `safety.maxDeleteFraction`, default DEFAULT_MAX_DELETE_FRACTION): when
+   * the deletes of one pass would leave more than this share of the interfaces that have a managed
+   * HEP without any, none of those deletes is made; each such HEP is drift kind `breaker`. Deletes
+   * of a second HEP for an interface that keeps one (a rename) do not count. 1 turns it off.
+   */
+  readonly maxDeleteFraction?: number | undefined;
 }
 
 const DEFAULT_ALLOW = 'projectcalico-default-allow';
@@ -150,6 +162,20 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
         const d: Drift = { kind: 'modified', name: have.metadata.name, interfaceName: iface, detail: `differs in ${describe(changes)}`, changes };
         drift.push(d);
         actions.push({ type: 'update', object: replacementFor(have, want), repairs: d });
+      } else if (renameDue(have, want, input)) {
+        // Migration from the earlier naming scheme, without a gap: create the HEP under its new name
+        // now (same content, so Felix's choice between the two changes nothing); the old one is then
+        // a second HEP for a covered interface and goes stale in the next pass.
+        const rename: FieldChange = { path: 'metadata.name', from: have.metadata.name, to: want.metadata.name };
+        const d: Drift = {
+          kind: 'modified',
+          name: have.metadata.name,
+          interfaceName: iface,
+          detail: `named by the earlier scheme: creating ${want.metadata.name}, then deleting ${have.metadata.name}`,
+          changes: [rename],
+        };
+        drift.push(d);
+        actions.push({ type: 'create', object: want, repairs: d });
       }
       continue;
     }
@@ -194,19 +220,59 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     actions.push({ type: 'create', object: want, repairs: d });
   }
 
+  // Deletes. A managed HEP no desired HEP matched is stale: its interface is gone or deselected,
+  // unless the grace period still holds it. Deleting it uncovers the interface unless another
+  // managed HEP for that interface was matched (a rename or a duplicate).
+  const covered = new Set<string>();
+  for (const have of matched) covered.add(have.spec?.interfaceName ?? '');
+  const stale: HostEndpoint[] = [];
   for (const have of input.managed) {
     if (matched.has(have)) continue;
     const iface = have.spec?.interfaceName;
     if (iface !== undefined && input.held.has(iface)) continue;
+    stale.push(have);
+  }
+  const managedInterfaces = new Set(input.managed.map((h) => h.spec?.interfaceName ?? ''));
+  const uncovered = new Set(stale.map((h) => h.spec?.interfaceName ?? '').filter((i) => !covered.has(i)));
+  const fraction = input.maxDeleteFraction ?? DEFAULT_MAX_DELETE_FRACTION;
+  const tripped = input.allowDeletes && uncovered.size > 0 && uncovered.size > fraction * managedInterfaces.size;
+  for (const have of stale) {
+    const iface = have.spec?.interfaceName;
+    if (tripped && uncovered.has(iface ?? '')) {
+      drift.push({
+        kind: 'breaker',
+        name: have.metadata.name,
+        interfaceName: iface,
+        detail:
+          `not deleted: this pass would leave ${uncovered.size} of the node's ${managedInterfaces.size} managed interfaces ` +
+          `without a HEP, more than safety.maxDeleteFraction ${fraction}; interface ${iface ?? '(none)'} is gone or no longer selected ` +
+          `(check interfaces.include/exclude; raise safety.maxDeleteFraction, up to 1, if the removal is intended)`,
+        changes: [],
+      });
+      continue;
+    }
     const d: Drift = {
       kind: 'stale',
       name: have.metadata.name,
       interfaceName: iface,
-      detail: `interface ${iface ?? '(none)'} is gone or no longer selected`,
+      detail: covered.has(iface ?? '') ? `a second HEP for interface ${iface ?? '(none)'}` : `interface ${iface ?? '(none)'} is gone or no longer selected`,
       changes: [],
     };
     drift.push(d);
     if (input.allowDeletes) actions.push({ type: 'delete', name: have.metadata.name, resourceVersion: have.metadata.resourceVersion, repairs: d });
   }
   return { drift, actions };
+}
+
+/**
+ * Whether a matched managed HEP should move to its desired name: only a name the agent itself gave
+ * under the earlier scheme (legacyHostEndpointName), never a hand-written or adopted one, and only
+ * when no other HEP holds the new name.
+ */
+function renameDue(have: HostEndpoint, want: HostEndpoint, input: PlanInput): boolean {
+  const iface = want.spec.interfaceName;
+  if (iface === undefined || have.metadata.name === want.metadata.name) return false;
+  if (have.metadata.name !== legacyHostEndpointName(input.nodeName, iface)) return false;
+  const taken = (h: HostEndpoint) => h.metadata.name === want.metadata.name;
+  return !input.managed.some(taken) && !input.others.some(taken);
 }

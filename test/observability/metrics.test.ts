@@ -394,7 +394,7 @@ async function startAgent(
   return run;
 }
 
-const zeroDrift: Record<DriftKind, number> = { missing: 0, modified: 0, stale: 0, conflict: 0, unguarded: 0 };
+const zeroDrift = Object.fromEntries(DRIFT_KINDS.map((k) => [k, 0])) as Record<DriftKind, number>;
 
 // ---------------------------------------------------------------------------------------------
 
