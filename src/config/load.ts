@@ -35,8 +35,11 @@ function ruleNameAt(input: unknown, path: Path): string | undefined {
   return name;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  let path = issue.path;
+/** Where a top-level key's value came from, when not from the file: `NODE_NAME`, `--node-name`, ... */
+export type Origins = Readonly<Record<string, string>>;
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown, origins: Origins): string {
+  const path = issue.path;
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
     // Point at the unknown key itself, not at the object holding it.
@@ -44,14 +47,15 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   }
   const rule = ruleNameAt(input, path);
   if (rule !== undefined) message = `${message} (rule "${rule}")`;
-  return `${formatPath(path)}: ${message}`;
+  const origin = typeof path[0] === 'string' ? origins[path[0]] : undefined;
+  return `${formatPath(path)}${origin !== undefined ? ` (from ${origin})` : ''}: ${message}`;
 }
 
 /** Validates a parsed config document (an object from YAML) and fills in defaults. */
-export function validateConfig(input: unknown, source = 'config'): Config {
+export function validateConfig(input: unknown, source = 'config', origins: Origins = {}): Config {
   const result = configSchema.safeParse(input ?? {});
   if (result.success) return result.data;
-  const lines = result.error.issues.map((i) => `  ${describeIssue(i, input)}`);
+  const lines = result.error.issues.map((i) => `  ${describeIssue(i, input, origins)}`);
   throw new ConfigError(`invalid ${source}:\n${lines.join('\n')}`);
 }
 
@@ -102,11 +106,17 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
     validateConfig(doc, source);
   }
   const merged: Record<string, unknown> = { ...doc };
+  const origins: Record<string, string> = {};
+  const set = (key: string, value: string | undefined, origin: string) => {
+    if (value === undefined) return;
+    merged[key] = value;
+    origins[key] = origin;
+  };
   const env = sources.env;
-  if (env['NODE_NAME'] !== undefined && env['NODE_NAME'] !== '') merged['nodeName'] = env['NODE_NAME'];
-  if (env['LOG_LEVEL'] !== undefined && env['LOG_LEVEL'] !== '') merged['logLevel'] = env['LOG_LEVEL'];
+  set('nodeName', env['NODE_NAME'] === '' ? undefined : env['NODE_NAME'], 'environment variable NODE_NAME');
+  set('logLevel', env['LOG_LEVEL'] === '' ? undefined : env['LOG_LEVEL'], 'environment variable LOG_LEVEL');
   const o = sources.overrides;
-  if (o?.nodeName !== undefined) merged['nodeName'] = o.nodeName;
-  if (o?.logLevel !== undefined) merged['logLevel'] = o.logLevel;
-  return validateConfig(merged, sources.file !== undefined ? `${source} (with environment and flags)` : 'config (from environment and flags)');
+  set('nodeName', o?.nodeName, 'the command line');
+  set('logLevel', o?.logLevel, 'the command line');
+  return validateConfig(merged, sources.file !== undefined ? `${source} (with environment and flags)` : 'config (from environment and flags)', origins);
 }

@@ -10,13 +10,13 @@ import { DEFAULT_MAX_DELETE_FRACTION } from '../core/reconcile.ts';
 import { DEFAULT_METRICS_PORT, DEFAULT_PROFILES } from './defaults.ts';
 
 /** A glob picomatch compiles as a glob: a malformed one (`eth[0`) would silently match only itself. */
-const glob = z.string().superRefine((g, ctx) => {
+const glob = z.string().min(1, 'must not be empty').superRefine((g, ctx) => {
   const problem = globError(g);
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 /** A Kubernetes object name (Node, Profile): a lowercase DNS-1123 subdomain of at most 253 characters. */
-const objectName = z.string().refine(isDns1123Subdomain, {
+const objectName = z.string().min(1).max(DNS1123_SUBDOMAIN_MAX).refine(isDns1123Subdomain, {
   message: `must be a lowercase DNS-1123 subdomain ([a-z0-9] with inner "-" and ".", at most ${DNS1123_SUBDOMAIN_MAX} characters)`,
 });
 

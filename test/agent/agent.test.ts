@@ -7,6 +7,7 @@ import { systemClock } from '../../src/adapters/system-clock.ts';
 import { Agent } from '../../src/agent/agent.ts';
 import { NodeEventRecorder } from '../../src/agent/events.ts';
 import { validateConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/schema.ts';
 import type { HostEndpoint, NetInterface } from '../../src/core/model.ts';
 import { MANAGED_BY_LABEL } from '../../src/core/ownership.ts';
 import { createLogger, silentLogger } from '../../src/logger.ts';
@@ -33,7 +34,7 @@ function node(name: string, labels: Record<string, string> = {}) {
   return { apiVersion: 'v1', kind: 'Node', metadata: { name, labels } };
 }
 
-async function harness(opts: { config?: Record<string, unknown>; calicoGroups?: ('projectcalico.org/v3' | 'crd.projectcalico.org/v1')[]; seed?: object[]; interfaces?: NetInterface[] } = {}): Promise<Harness> {
+async function harness(opts: { config?: Record<string, unknown>; below?: (c: Config) => void; calicoGroups?: ('projectcalico.org/v3' | 'crd.projectcalico.org/v1')[]; seed?: object[]; interfaces?: NetInterface[] } = {}): Promise<Harness> {
   const server = await startFakeApiServer({
     calicoGroups: opts.calicoGroups ?? ['projectcalico.org/v3'],
     seed: [node('n1', { role: 'master' }), ...(opts.seed ?? [])] as never,
@@ -45,6 +46,8 @@ async function harness(opts: { config?: Record<string, unknown>; calicoGroups?: 
     intervals: { debounceMilliseconds: 10, removalGraceSeconds: 1, rescanSeconds: 3600, resyncSeconds: 3600 },
     ...opts.config,
   });
+  // Test-only: a value below a schema floor (conflictScanSeconds >= 60), to see the timer in real time.
+  opts.below?.(config);
   const kc = server.kubeConfig();
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
   const events = new NodeEventRecorder(kc, 'n1', { observer: metrics, logger: silentLogger, clock: systemClock });
@@ -258,7 +261,10 @@ describe('ownership and modes', () => {
     const scans = (h: Harness) =>
       h.server.requests({ verb: 'list', resource: V3 }).filter((e) => !e.query.includes('labelSelector')).length;
     const once = await harness({ config: { intervals: { debounceMilliseconds: 10, conflictScanSeconds: 0, rescanSeconds: 1, resyncSeconds: 3600 } } });
-    const often = await harness({ config: { intervals: { debounceMilliseconds: 10, conflictScanSeconds: 1, rescanSeconds: 1, resyncSeconds: 3600 } } });
+    const often = await harness({
+      config: { intervals: { debounceMilliseconds: 10, conflictScanSeconds: 60, rescanSeconds: 1, resyncSeconds: 3600 } },
+      below: (c) => (c.intervals.conflictScanSeconds = 1),
+    });
     try {
       await waitFor('both started', () => once.hep('n1-eth0') && often.hep('n1-eth0'));
       await new Promise((r) => setTimeout(r, 3000)); // several rescans and reconciles

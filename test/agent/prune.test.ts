@@ -69,7 +69,7 @@ test('the periodic sweep: one agent wins the Lease and prunes; another skips whi
   server.store.put(hep('gone2-eth0', 'gone2', managed) as never);
   const make = (nodeName: string) =>
     new Agent({
-      config: validateConfig({ nodeName, prune: { sweep: true, intervalSeconds: 3600 }, interfaces: { include: [] } }),
+      config: validateConfig({ nodeName, prune: { sweep: true, intervalSeconds: 3600 }, interfaces: { include: ['no-such-interface'] } }),
       nodeName,
       kc: server.kubeConfig(),
       discover: async () => [],

@@ -2,8 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { Readable, Writable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { runCli } from '../../src/cli/cli.ts';
+import type { CliIo } from '../../src/cli/io.ts';
 import { ConfigError, loadConfig, parseConfigText, validateConfig } from '../../src/config/load.ts';
+import { CONFLICT_SCAN_MIN_SECONDS, TIMER_MAX_SECONDS } from '../../src/config/schema.ts';
 
 function configError(fn: () => unknown): string {
   try {
@@ -80,4 +84,117 @@ test('precedence: flags over environment over file', async () => {
 test('the example config in the repository is valid', async () => {
   const config = await loadConfig({ file: new URL('../../deploy/config.example.yaml', import.meta.url).pathname, env: {} });
   assert.equal(config.interfaceRules.length > 0, true);
+});
+
+describe('validation gaps of issue 12, each naming the field', () => {
+  test('malformed globs are errors, not literals', () => {
+    for (const [doc, path] of [
+      [{ interfaces: { include: ['eth[0'] } }, /interfaces\.include\[0\]: malformed glob "eth\[0"/],
+      [{ interfaces: { exclude: ['ens{1,2'] } }, /interfaces\.exclude\[0\]: malformed glob/],
+      [{ interfaces: { exclude: ['eth0}'] } }, /interfaces\.exclude\[0\]: malformed glob "eth0}": "}" without an opening/],
+      [{ interfaces: { include: ['eth\\'] } }, /interfaces\.include\[0\]: malformed glob .*lone/],
+      [{ labels: { fromNode: { include: ['topology.kubernetes.io/(zone'] } } }, /labels\.fromNode\.include\[0\]: malformed glob/],
+      [{ interfaceRules: [{ name: 'ext', match: { names: ['em[4'] }, labels: {} }] }, /interfaceRules\[0\]\.match\.names\[0\]: malformed glob .*rule "ext"/],
+    ] as const) {
+      assert.match(configError(() => validateConfig(doc)), path);
+    }
+    for (const g of ['eth[0-9]', 'eth{0,1}', 'en*', 'eth[!0]', 'bond?', 'eth\\[0']) validateConfig({ interfaces: { include: [g] } });
+  });
+
+  test('an empty include or an exclude of "*" deletes every HEP: a config error', () => {
+    assert.match(configError(() => validateConfig({ interfaces: { include: [] } })), /interfaces\.include: must list at least one glob/);
+    assert.match(configError(() => validateConfig({ interfaces: { exclude: ['eth9', '*'] } })), /interfaces\.exclude: excludes every interface/);
+  });
+
+  test('server.address must be an IP address', () => {
+    for (const a of ['0.0.0.0', '127.0.0.1', '::', '::1']) assert.equal(validateConfig({ server: { address: a } }).server.address, a);
+    for (const a of ['localhost', '127.1', '0.0.0.0:9808', '']) {
+      assert.match(configError(() => validateConfig({ server: { address: a } })), /server\.address: must be an IP address/, a);
+    }
+  });
+
+  test('nodeName must be a valid Node name, from any source', async () => {
+    for (const n of ['Node1', 'node_1', '-node', 'node.', 'a'.repeat(254)]) {
+      assert.match(configError(() => validateConfig({ nodeName: n })), /nodeName: must be a lowercase DNS-1123 subdomain/, n);
+    }
+    assert.equal(validateConfig({ nodeName: 'ip-10-0-0-1.ec2.internal' }).nodeName, 'ip-10-0-0-1.ec2.internal');
+    await assert.rejects(loadConfig({ env: { NODE_NAME: 'Bad_Node' } }), /nodeName \(from environment variable NODE_NAME\): must be/);
+    await assert.rejects(loadConfig({ env: {}, overrides: { nodeName: 'x..y' } }), /nodeName \(from the command line\): must be/);
+  });
+
+  test('duplicate rule names are errors', () => {
+    assert.match(
+      configError(() => validateConfig({ labels: { derive: [
+        { name: 'zone', whenNodeLabel: { key: 'a' }, set: {} },
+        { name: 'zone', whenNodeLabel: { key: 'b' }, set: {} },
+      ] } })),
+      /labels\.derive\[1\]\.name: duplicate rule name "zone" \(also at index 0\)/,
+    );
+    assert.match(
+      configError(() => validateConfig({ interfaceRules: [
+        { name: 'ext', match: { defaultRoute: true }, labels: {} },
+        { name: 'int', match: { defaultRoute: false }, labels: {} },
+        { name: 'ext', match: { names: ['em*'] }, labels: {} },
+      ] })),
+      /interfaceRules\[2\]\.name: duplicate rule name "ext"/,
+    );
+  });
+
+  test('intervals: at most what a timer can hold (2^31-1 ms), one rule for every *Seconds key', () => {
+    assert.equal(TIMER_MAX_SECONDS, 2_147_483);
+    for (const key of ['rescanSeconds', 'resyncSeconds', 'conflictScanSeconds', 'removalGraceSeconds']) {
+      assert.equal((validateConfig({ intervals: { [key]: TIMER_MAX_SECONDS } }).intervals as Record<string, number>)[key], TIMER_MAX_SECONDS);
+      assert.match(configError(() => validateConfig({ intervals: { [key]: 30 * 86_400 } })), new RegExp(`intervals\\.${key}: must be at most 2147483`));
+    }
+    assert.match(configError(() => validateConfig({ prune: { intervalSeconds: 30 * 86_400 } })), /prune\.intervalSeconds: must be at most/);
+  });
+
+  test('conflictScanSeconds: 0 (only at start) or at least a minute', () => {
+    assert.equal(validateConfig({ intervals: { conflictScanSeconds: 0 } }).intervals.conflictScanSeconds, 0);
+    assert.equal(validateConfig({ intervals: { conflictScanSeconds: CONFLICT_SCAN_MIN_SECONDS } }).intervals.conflictScanSeconds, 60);
+    assert.match(configError(() => validateConfig({ intervals: { conflictScanSeconds: 1 } })), /intervals\.conflictScanSeconds: must be 0 \(only at start\) or at least 60/);
+  });
+
+  test('hostEndpoint.profiles: Calico profile names, no duplicates', () => {
+    assert.deepEqual(validateConfig({ hostEndpoint: { profiles: ['projectcalico-default-allow', 'kns.default'] } }).hostEndpoint.profiles, ['projectcalico-default-allow', 'kns.default']);
+    assert.match(configError(() => validateConfig({ hostEndpoint: { profiles: ['Allow_All'] } })), /hostEndpoint\.profiles\[0\]: must be a lowercase DNS-1123 subdomain/);
+    assert.match(configError(() => validateConfig({ hostEndpoint: { profiles: [''] } })), /hostEndpoint\.profiles\[0\]/);
+    assert.match(
+      configError(() => validateConfig({ hostEndpoint: { profiles: ['a', 'projectcalico-default-allow', 'a'] } })),
+      /hostEndpoint\.profiles\[2\]: duplicate profile "a"/,
+    );
+  });
+
+  test('safety.maxDeleteFraction is a share between 0 and 1', () => {
+    assert.equal(validateConfig({}).safety.maxDeleteFraction, 0.5);
+    assert.equal(validateConfig({ safety: { maxDeleteFraction: 1 } }).safety.maxDeleteFraction, 1);
+    assert.match(configError(() => validateConfig({ safety: { maxDeleteFraction: 1.5 } })), /safety\.maxDeleteFraction/);
+  });
+});
+
+describe('the CLI: a bad config is exit 2 naming the field', () => {
+  async function cli(argv: string[], env: Record<string, string> = {}) {
+    let err = '';
+    const sink = (append: (t: string) => void) => new Writable({ write(chunk, _e, done) { append(String(chunk)); done(); } });
+    const io: CliIo = { stdout: sink(() => {}), stderr: sink((t) => (err += t)), stdin: Readable.from(['']), env };
+    const code = await runCli(argv, io);
+    return { code, err };
+  }
+
+  test('a bad glob in the config file: plan and run exit 2 before touching anything', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hep-config-'));
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, 'interfaces:\n  include: ["eth[0"]\n');
+    for (const command of ['plan', 'run']) {
+      const { code, err } = await cli([command, '--config', file], { NODE_NAME: 'n1' });
+      assert.equal(code, 2, `${command}: ${err}`);
+      assert.match(err, /interfaces\.include\[0\]: malformed glob "eth\[0"/, command);
+    }
+  });
+
+  test('--node-name that is not a Node name is exit 2', async () => {
+    const { code, err } = await cli(['run', '--node-name', 'Not_A_Node']);
+    assert.equal(code, 2, err);
+    assert.match(err, /nodeName \(from the command line\): must be a lowercase DNS-1123 subdomain/);
+  });
 });
