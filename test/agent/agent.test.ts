@@ -8,6 +8,7 @@ import { Agent } from '../../src/agent/agent.ts';
 import { NodeEventRecorder } from '../../src/agent/events.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
+import { desiredStateBuilder } from '../../src/core/desired.ts';
 import type { HostEndpoint, NetInterface } from '../../src/core/model.ts';
 import { MANAGED_BY_LABEL } from '../../src/core/ownership.ts';
 import { createLogger, silentLogger } from '../../src/logger.ts';
@@ -273,6 +274,34 @@ describe('ownership and modes', () => {
     } finally {
       await once.stop();
       await often.stop();
+    }
+  });
+
+  test('config deselecting every interface: deletes held for the grace period, then by the circuit breaker', async () => {
+    // The HEPs the default config wrote for n1, then an agent restarted with a typo in include.
+    const written = desiredStateBuilder(validateConfig({}))(
+      { name: 'n1', labels: { role: 'master' } },
+      [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])],
+    ).hostEndpoints;
+    const typo = { interfaces: { include: ['em*'] } };
+    const held = await harness({ seed: written, config: { ...typo, intervals: { debounceMilliseconds: 10, removalGraceSeconds: 3600, rescanSeconds: 3600, resyncSeconds: 3600 } } });
+    try {
+      await waitFor('ready', () => held.agent.status().ready);
+      assert.ok(held.hep('n1-eth0') && held.hep('n1-eth1'), 'kept within the grace period');
+      assert.deepEqual(held.server.requests({ verb: 'delete' }), []);
+      // Held by the grace period itself, not (yet) by the breaker: no stale or breaker drift.
+      assert.equal(await metric(held, 'calico_hep_agent_drift', '{kind="breaker"}'), 0);
+      assert.equal(await metric(held, 'calico_hep_agent_drift', '{kind="stale"}'), 0);
+    } finally {
+      await held.stop();
+    }
+    const expired = await harness({ seed: written, config: { ...typo, intervals: { debounceMilliseconds: 10, removalGraceSeconds: 0, rescanSeconds: 3600, resyncSeconds: 3600 } } });
+    try {
+      await waitFor('breaker drift', async () => (await metric(expired, 'calico_hep_agent_drift', '{kind="breaker"}')) === 2);
+      assert.ok(expired.hep('n1-eth0') && expired.hep('n1-eth1'), 'the breaker holds every delete');
+      assert.deepEqual(expired.server.requests({ verb: 'delete' }), []);
+    } finally {
+      await expired.stop();
     }
   });
 
