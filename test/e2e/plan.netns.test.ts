@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import type { HostEndpoint } from '../../src/core/model.ts';
+import { hostEndpointName } from '../../src/core/naming.ts';
 import { canUseNetns, execInNetns, Netns } from '../helpers/netns.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/calico-hep-agent.js', import.meta.url));
@@ -48,7 +49,8 @@ test('plan inside a namespace lists exactly the expected HostEndpoints', { skip:
   const heps = (JSON.parse(r.stdout) as { items: HostEndpoint[] }).items;
   const summary = heps.map((h) => [h.metadata.name, h.spec.interfaceName, h.spec.expectedIPs ?? []]);
   assert.deepEqual(summary, [
-    ['n1-a-fifteen-chars', 'a-fifteen-chars', []],
+    // Interface names with a '-' get the hashed form (unique across (node, interface) pairs).
+    [hostEndpointName('n1', 'a-fifteen-chars'), 'a-fifteen-chars', []],
     ['n1-br0', 'br0', ['203.0.113.129']],
     ['n1-eth0', 'eth0', ['192.0.2.9', '192.0.2.10', '2001:db8::10', '2001:db8:0:1::1']],
     ['n1-eth0.100', 'eth0.100', ['203.0.113.5']],
@@ -58,8 +60,9 @@ test('plan inside a namespace lists exactly the expected HostEndpoints', { skip:
     ['n1-peer1', 'peer1', []],
     ['n1-peer2', 'peer2', []],
     ['n1-peer3', 'peer3', []],
-    ['n1-uplink-fifteen', 'uplink-fifteen', []],
+    [hostEndpointName('n1', 'uplink-fifteen'), 'uplink-fifteen', []],
   ]);
+  assert.match(heps[0]!.metadata.name, /^n1-a-fifteen-chars-[0-9a-f]{16}$/);
   for (const h of heps) {
     assert.equal(h.metadata.labels?.['role'], 'master');
     assert.deepEqual(h.spec.profiles, ['projectcalico-default-allow']);
