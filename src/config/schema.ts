@@ -11,7 +11,7 @@ import { DEFAULT_METRICS_PORT, DEFAULT_PROFILES } from './defaults.ts';
 
 /** A glob picomatch compiles as a glob: a malformed one (`eth[0`) would silently match only itself. */
 const glob = z.string().min(1, 'must not be empty').superRefine((g, ctx) => {
-  const problem = globError(g);
+  const problem = g === '' ? undefined : globError(g); // empty: reported once, by min(1)
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
 
