@@ -47,8 +47,6 @@ async function harness(opts: { config?: Record<string, unknown>; below?: (c: Con
     intervals: { debounceMilliseconds: 10, removalGraceSeconds: 1, rescanSeconds: 3600, resyncSeconds: 3600 },
     ...opts.config,
   });
-  // Test-only: a value below a schema floor (conflictScanSeconds >= 60), to see the timer in real time.
-  opts.below?.(config);
   const kc = server.kubeConfig();
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
   const events = new NodeEventRecorder(kc, 'n1', { observer: metrics, logger: silentLogger, clock: systemClock });
@@ -66,6 +64,8 @@ async function harness(opts: { config?: Record<string, unknown>; below?: (c: Con
     clock: systemClock,
     version: 'test',
   });
+  // Test-only: a value below a schema floor (conflictScanSeconds >= 60), to see the timer in real time.
+  opts.below?.(config);
   agent.start();
   return {
     server,
