@@ -142,11 +142,16 @@ describe('validation gaps of issue 12, each naming the field', () => {
 
   test('intervals: at most what a timer can hold (2^31-1 ms), one rule for every *Seconds key', () => {
     assert.equal(TIMER_MAX_SECONDS, 2_147_483);
-    for (const key of ['rescanSeconds', 'resyncSeconds', 'conflictScanSeconds', 'removalGraceSeconds']) {
+    for (const key of ['rescanSeconds', 'resyncSeconds', 'removalGraceSeconds']) {
       assert.equal((validateConfig({ intervals: { [key]: TIMER_MAX_SECONDS } }).intervals as Record<string, number>)[key], TIMER_MAX_SECONDS);
       assert.match(configError(() => validateConfig({ intervals: { [key]: 30 * 86_400 } })), new RegExp(`intervals\\.${key}: must be at most 2147483`));
     }
     assert.match(configError(() => validateConfig({ prune: { intervalSeconds: 30 * 86_400 } })), /prune\.intervalSeconds: must be at most/);
+    // The conflict scan is delayed by up to 20 % more: its bound leaves room for that.
+    const scanMax = Math.floor(TIMER_MAX_SECONDS / 1.2);
+    assert.ok(scanMax * 1000 * 1.2 <= 2 ** 31 - 1);
+    assert.equal(validateConfig({ intervals: { conflictScanSeconds: scanMax } }).intervals.conflictScanSeconds, scanMax);
+    assert.match(configError(() => validateConfig({ intervals: { conflictScanSeconds: scanMax + 1 } })), /intervals\.conflictScanSeconds: must be at most \d+ \(with up to 20 % jitter added\)/);
   });
 
   test('conflictScanSeconds: 0 (only at start) or at least a minute', () => {
