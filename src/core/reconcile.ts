@@ -6,8 +6,8 @@ import { legacyHostEndpointName } from './naming.ts';
 import { isCalicoAutoHostEndpoint, isManaged } from './ownership.ts';
 
 /** `breaker`: a stale HEP whose delete the circuit breaker holds (see `maxDeleteFraction`). */
-export type DriftKind = 'missing' | 'modified' | 'stale' | 'conflict' | 'unguarded' | 'breaker';
-export const DRIFT_KINDS: readonly DriftKind[] = ['missing', 'modified', 'stale', 'conflict', 'unguarded', 'breaker'];
+export type DriftKind = 'missing' | 'modified' | 'stale' | 'conflict' | 'policy-held' | 'breaker';
+export const DRIFT_KINDS: readonly DriftKind[] = ['missing', 'modified', 'stale', 'conflict', 'policy-held', 'breaker'];
 
 /** Default share of a node's managed interfaces one pass may leave without a HEP. */
 export const DEFAULT_MAX_DELETE_FRACTION = 0.5;
@@ -55,11 +55,11 @@ export interface PlanInput {
    */
   readonly allowDeletes: boolean;
   /**
-   * Desired HEPs (by name) that no GlobalNetworkPolicy selects and that lack the default-allow
-   * profile (config `requirePolicy`): they are not created, and an existing HEP does not lose the
-   * default-allow profile, until a policy selects them. Drift kind `unguarded`, no action.
+   * Writes the policy guard holds (src/core/policy/guard.ts decidePolicyGuard), by desired HEP name:
+   * such a HEP is not created, and an existing one keeps its labels and profiles (other fixes still
+   * apply). Drift kind `policy-held` carrying the guard's message.
    */
-  readonly unguarded?: ReadonlySet<string> | undefined;
+  readonly policyHeld?: ReadonlyMap<string, { readonly message: string }> | undefined;
   /**
    * Circuit breaker (config `safety.maxDeleteFraction`, default DEFAULT_MAX_DELETE_FRACTION): when
    * the deletes of one pass would leave more than this share of the interfaces that have a managed
@@ -68,8 +68,6 @@ export interface PlanInput {
    */
   readonly maxDeleteFraction?: number | undefined;
 }
-
-const DEFAULT_ALLOW = 'projectcalico-default-allow';
 
 function sameSet(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
   const x = new Set(a ?? []);
@@ -125,6 +123,14 @@ function describe(changes: readonly FieldChange[]): string {
   return changes.map((c) => c.path).join(', ');
 }
 
+/** policy guard: `want` with the labels and profiles `have` has now (the guard held changing them). */
+function keepPolicyFields(want: HostEndpoint, have: HostEndpoint): HostEndpoint {
+  const spec = { ...want.spec };
+  if (have.spec?.profiles !== undefined) spec.profiles = [...have.spec.profiles];
+  else delete spec.profiles;
+  return { ...want, metadata: { ...want.metadata, labels: { ...(have.metadata.labels ?? {}) } }, spec };
+}
+
 export function planReconcile(input: PlanInput): ReconcilePlan {
   const drift: Drift[] = [];
   const actions: Action[] = [];
@@ -142,26 +148,19 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     const have = candidates.find((h) => h.metadata.name === want.metadata.name) ?? candidates[0];
     if (have !== undefined) {
       matched.add(have);
-      const changes = hostEndpointChanges(have, want);
-      if (
-        changes.length > 0 &&
-        input.unguarded?.has(want.metadata.name) === true &&
-        (have.spec?.profiles ?? []).includes(DEFAULT_ALLOW) &&
-        !(want.spec.profiles ?? []).includes(DEFAULT_ALLOW)
-      ) {
-        drift.push({
-          kind: 'unguarded',
-          name: have.metadata.name,
-          interfaceName: iface,
-          detail: `would lose the ${DEFAULT_ALLOW} profile while no GlobalNetworkPolicy selects it (requirePolicy): not updated`,
-          changes,
-        });
-        continue;
+      let target = want;
+      let changes = hostEndpointChanges(have, target);
+      // policy guard: a held label/profile change is reported; the rest of the fix still goes out.
+      const guardHold = changes.length > 0 ? input.policyHeld?.get(want.metadata.name) : undefined;
+      if (guardHold !== undefined) {
+        drift.push({ kind: 'policy-held', name: have.metadata.name, interfaceName: iface, detail: guardHold.message, changes });
+        target = keepPolicyFields(want, have);
+        changes = hostEndpointChanges(have, target);
       }
       if (changes.length > 0) {
         const d: Drift = { kind: 'modified', name: have.metadata.name, interfaceName: iface, detail: `differs in ${describe(changes)}`, changes };
         drift.push(d);
-        actions.push({ type: 'update', object: replacementFor(have, want), repairs: d });
+        actions.push({ type: 'update', object: replacementFor(have, target), repairs: d });
       } else if (renameDue(have, want, input)) {
         // Migration from the earlier naming scheme, without a gap: create the HEP under its new name
         // now (same content, so Felix's choice between the two changes nothing); the old one is then
@@ -202,17 +201,15 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
         changes,
       };
       drift.push(d);
-      if (ours && input.adopt) actions.push({ type: 'update', object: replacementFor(blocker, want), repairs: d });
+      // policy guard: adopting rewrites the HEP's labels and profiles, so a hold applies to it too.
+      const adoptHold = ours && input.adopt ? input.policyHeld?.get(want.metadata.name) : undefined;
+      if (adoptHold !== undefined) drift.push({ kind: 'policy-held', name: blocker.metadata.name, interfaceName: iface, detail: adoptHold.message, changes });
+      else if (ours && input.adopt) actions.push({ type: 'update', object: replacementFor(blocker, want), repairs: d });
       continue;
     }
-    if (input.unguarded?.has(want.metadata.name) === true) {
-      drift.push({
-        kind: 'unguarded',
-        name: want.metadata.name,
-        interfaceName: iface,
-        detail: `no GlobalNetworkPolicy selects it and it has no ${DEFAULT_ALLOW} profile: not created, it would cut interface ${iface} off (requirePolicy)`,
-        changes: [],
-      });
+    const createHold = input.policyHeld?.get(want.metadata.name);
+    if (createHold !== undefined) {
+      drift.push({ kind: 'policy-held', name: want.metadata.name, interfaceName: iface, detail: createHold.message, changes: [] });
       continue;
     }
     const d: Drift = { kind: 'missing', name: want.metadata.name, interfaceName: iface, detail: `no HostEndpoint for interface ${iface}`, changes: [] };
@@ -272,6 +269,8 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
 function renameDue(have: HostEndpoint, want: HostEndpoint, input: PlanInput): boolean {
   const iface = want.spec.interfaceName;
   if (iface === undefined || have.metadata.name === want.metadata.name) return false;
+  // A create the policy guard holds is not made as a rename either.
+  if (input.policyHeld?.has(want.metadata.name) === true) return false;
   if (have.metadata.name !== legacyHostEndpointName(input.nodeName, iface)) return false;
   const taken = (h: HostEndpoint) => h.metadata.name === want.metadata.name;
   return !input.managed.some(taken) && !input.others.some(taken);
