@@ -17,6 +17,7 @@ import { managedSelector } from '../../core/labels.ts';
 import type { HostEndpoint, NetInterface } from '../../core/model.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/ownership.ts';
 import {
+  acceptedPolicies,
   collectObjects,
   explainHostEndpoint,
   failsafeFrom,
@@ -83,6 +84,8 @@ export interface ExplainReport {
     readonly applyOnForward: boolean;
     readonly doNotTrack: boolean;
     readonly types: readonly string[];
+    /** Calico's API rejects it (see findings): not enforced, not evaluated. */
+    readonly rejected: boolean;
     readonly ingress: ReturnType<typeof ruleSummary>[];
     readonly egress: ReturnType<typeof ruleSummary>[];
     readonly selects: readonly string[];
@@ -104,8 +107,11 @@ export function buildReport(input: {
   const { docs } = input;
   const table = tierTable(docs.tiers, docs.policies);
   const sorted = sortPolicies(docs.policies, table);
+  // What Calico's API rejects is never stored, so never enforced: left out of the evaluation.
+  const enforced = acceptedPolicies(sorted);
+  const enforcedNames = new Set(enforced.map((p) => p.name));
   const heps = [...input.hostEndpoints].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
-  const explanations = heps.map((h) => explainHostEndpoint(h, sorted, table));
+  const explanations = heps.map((h) => explainHostEndpoint(h, enforced, table));
   const findings = lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe: input.failsafe });
   const notes = [...docs.notes];
   const usedTiers = [...new Set(sorted.map((p) => p.tier))].map((t) => table.get(t)!);
@@ -127,9 +133,10 @@ export function buildReport(input: {
       applyOnForward: p.applyOnForward,
       doNotTrack: p.doNotTrack,
       types: p.types,
+      rejected: !enforcedNames.has(p.name),
       ingress: p.ingress.map(ruleSummary),
       egress: p.egress.map(ruleSummary),
-      selects: heps.filter((h) => selectsLabels(p, h.metadata.labels ?? {})).map((h) => h.metadata.name),
+      selects: enforcedNames.has(p.name) ? heps.filter((h) => selectsLabels(p, h.metadata.labels ?? {})).map((h) => h.metadata.name) : [],
     })),
     hostEndpoints: explanations,
     findings,
@@ -181,7 +188,9 @@ export function renderText(r: ExplainReport): string {
     );
     lines.push(...renderDirection('ingress', x.ingress), ...renderDirection('egress', x.egress), '');
   }
-  const unused = r.policies.filter((p) => p.selects.length === 0).map((p) => p.name);
+  const rejected = r.policies.filter((p) => p.rejected).map((p) => p.name);
+  if (rejected.length > 0) lines.push(`Rejected by Calico's API, so never enforced and left out above: ${rejected.join(', ')}`, '');
+  const unused = r.policies.filter((p) => p.selects.length === 0 && !p.rejected).map((p) => p.name);
   if (unused.length > 0) lines.push(`Policies selecting none of these HostEndpoints: ${unused.join(', ')}`, '');
   if (r.findings.length > 0) {
     lines.push('Findings:');

@@ -1,21 +1,22 @@
 // Lint: the ways a set of GlobalNetworkPolicies and HostEndpoints locks a node out, fails open, or is
 // rejected or ignored by Calico. Errors make `explain` exit 1; warnings do not.
+import { labelKeyError, labelValueError } from '../k8s-names.ts';
 import type { HostEndpoint } from '../model.ts';
 import { parseSelector } from '../selector/index.ts';
+import { CALICO_SOURCES, validatePolicyObject, type ValidationCode, type ValidationProblem } from './calico-validation.ts';
 import type { HostEndpointExplanation } from './explain.ts';
 import { formatPort, type Failsafe } from './failsafe.ts';
 import { DEFAULT_ALLOW_PROFILE, selectsLabels, type Policy, type Rule } from './model.ts';
 
 export type Severity = 'error' | 'warning';
 
+export { CALICO_SOURCES, MAX_SELECTOR_LENGTH, validatePolicyObject, type ValidationCode, type ValidationProblem } from './calico-validation.ts';
+
 export type FindingCode =
-  | 'invalid-selector'
+  /** What Calico's API rejects (calico-validation.ts): the policy is never enforced. */
+  | ValidationCode
   | 'no-policy'
   | 'deny-all-endpoints'
-  | 'prednat-without-applyonforward'
-  | 'donottrack-without-applyonforward'
-  | 'prednat-egress'
-  | 'prednat-donottrack'
   | 'donottrack-all-interfaces'
   | 'selects-nothing'
   | 'failsafe-disabled'
@@ -27,6 +28,8 @@ export interface Finding {
   readonly message: string;
   readonly policy?: string;
   readonly hostEndpoint?: string;
+  /** For what Calico rejects: the Calico source that rejects it. */
+  readonly calicoSource?: string;
 }
 
 export interface LintInput {
@@ -36,20 +39,43 @@ export interface LintInput {
   readonly failsafe: Failsafe;
 }
 
-const err = (code: FindingCode, message: string, extra: { policy?: string; hostEndpoint?: string } = {}): Finding => ({ severity: 'error', code, message, ...extra });
+const err = (code: FindingCode, message: string, extra: { policy?: string; hostEndpoint?: string; calicoSource?: string } = {}): Finding => ({ severity: 'error', code, message, ...extra });
 const warn = (code: FindingCode, message: string, extra: { policy?: string; hostEndpoint?: string } = {}): Finding => ({ severity: 'warning', code, message, ...extra });
 
-/** What Calico's validator (libcalico-go validator.go, and the v3 CRD's CEL rules) rejects. */
-function validatorFindings(p: Policy): Finding[] {
-  const out: Finding[] = [];
-  const at = { policy: p.name };
-  if (p.preDNAT && p.doNotTrack) out.push(err('prednat-donottrack', `policy ${p.name}: preDNAT and doNotTrack cannot both be true; Calico rejects the policy`, at));
-  if (p.preDNAT && !p.applyOnForward) out.push(err('prednat-without-applyonforward', `policy ${p.name}: preDNAT requires applyOnForward: true; Calico rejects the policy`, at));
-  if (p.doNotTrack && !p.applyOnForward) out.push(err('donottrack-without-applyonforward', `policy ${p.name}: doNotTrack requires applyOnForward: true; Calico rejects the policy`, at));
-  if (p.preDNAT && (p.egress.length > 0 || p.types.includes('Egress'))) {
-    out.push(err('prednat-egress', `policy ${p.name}: a preDNAT policy cannot have egress rules or the Egress type; Calico rejects the policy (pre-DNAT policy is ingress only)`, at));
-  }
-  return out;
+/** The object to validate: as written when we have it, else rebuilt from the parsed fields. */
+function objectOf(p: Policy): unknown {
+  if (p.raw !== undefined) return p.raw;
+  return {
+    metadata: { name: p.name },
+    spec: {
+      selector: p.selectorText,
+      namespaceSelector: p.namespaceSelector,
+      serviceAccountSelector: p.serviceAccountSelector,
+      preDNAT: p.preDNAT,
+      doNotTrack: p.doNotTrack,
+      applyOnForward: p.applyOnForward,
+      types: p.types,
+      ingress: p.ingress,
+      egress: p.egress,
+    },
+  };
+}
+
+/** Why Calico's API would refuse this policy (empty: accepted). A refused policy is never enforced. */
+export function policyRejections(p: Policy): ValidationProblem[] {
+  return validatePolicyObject(objectOf(p));
+}
+
+/** The policies Calico would store and Felix enforce: those without a rejection. */
+export function acceptedPolicies<P extends Policy>(policies: readonly P[]): P[] {
+  return policies.filter((p) => policyRejections(p).length === 0);
+}
+
+function rejectionFinding(p: Policy, r: ValidationProblem): Finding {
+  return err(r.code, `policy ${p.name}: ${r.message}; Calico rejects the policy, so it is not enforced and is left out of the evaluation above (${r.calicoSource})`, {
+    policy: p.name,
+    calicoSource: r.calicoSource,
+  });
 }
 
 function hasDeny(p: Policy): boolean {
@@ -70,12 +96,21 @@ export function lint(input: LintInput): Finding[] {
   const findings: Finding[] = [];
   const { policies, hostEndpoints, explanations, failsafe } = input;
 
+  for (const h of hostEndpoints) {
+    for (const [k, v] of Object.entries(h.metadata.labels ?? {})) {
+      const e = labelKeyError(k) ?? labelValueError(v);
+      if (e !== undefined) {
+        findings.push(err('invalid-label', `HostEndpoint ${h.metadata.name}: ${e}; Calico rejects the HostEndpoint (${CALICO_SOURCES.labels})`, { hostEndpoint: h.metadata.name, calicoSource: CALICO_SOURCES.labels }));
+      }
+    }
+  }
+
   for (const p of policies) {
-    if (p.selector === undefined) {
-      findings.push(err('invalid-selector', `policy ${p.name}: selector "${p.selectorText}" is invalid (${p.selectorError}); Calico rejects the policy`, { policy: p.name }));
+    const rejections = policyRejections(p);
+    if (rejections.length > 0 || p.selector === undefined) {
+      findings.push(...rejections.map((r) => rejectionFinding(p, r)));
       continue;
     }
-    findings.push(...validatorFindings(p));
     const workloadOnly = p.namespaceSelector.trim() !== '' || p.serviceAccountSelector.trim() !== '';
     if (p.selector.isAll() && !workloadOnly && hasDeny(p)) {
       const scope = p.preDNAT || p.doNotTrack ? 'every HostEndpoint in the cluster' : 'every HostEndpoint and every workload endpoint (every pod) in the cluster';
@@ -106,8 +141,7 @@ export function lint(input: LintInput): Finding[] {
         try {
           peerSel = parseSelector(text);
         } catch {
-          findings.push(err('invalid-selector', `policy ${p.name}: rule selector "${text}" is invalid; Calico rejects the policy`, { policy: p.name }));
-          continue;
+          continue; // unreachable: policyRejections above already refused a rule selector that does not parse
         }
         const empty = hostEndpoints.filter((h) => peerSel.matches(h.metadata.labels ?? {}) && (h.spec.expectedIPs?.length ?? 0) === 0);
         for (const h of empty) {

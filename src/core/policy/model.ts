@@ -54,6 +54,8 @@ export interface Policy {
   readonly types: readonly PolicyType[];
   readonly ingress: readonly Rule[];
   readonly egress: readonly Rule[];
+  /** The object as written, for the checks of what Calico's API rejects (lint's validatePolicyObject). */
+  readonly raw?: unknown;
 }
 
 export interface Tier {
@@ -125,6 +127,7 @@ export function parsePolicy(obj: { metadata?: { name?: unknown }; spec?: unknown
     types: typesIn.length > 0 ? [...new Set(typesIn)] : defaultTypes(ingress, egress),
     ingress,
     egress,
+    raw: obj,
   };
 }
 
