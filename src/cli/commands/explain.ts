@@ -1,7 +1,8 @@
 // `explain`: for each HostEndpoint, the GlobalNetworkPolicies that select it in Calico's evaluation
 // order, their rules in short, what happens to unmatched traffic, and the failsafe ports; then lint.
 // Exit 1 when lint finds errors, 0 otherwise (warnings included), 2 for bad flags or input files.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { chooseCalicoApi, servedGroupVersions } from '../../adapters/kube/calico-api.ts';
@@ -48,8 +49,9 @@ Shows, for each HostEndpoint, the GlobalNetworkPolicies that select it in Calico
 the failsafe ports that stay open; then lints the policies (lockouts, fail-opens, and what Calico
 rejects or ignores). Exit code 1 when there are errors, 0 with warnings only.
 
-  --policies FILE        GlobalNetworkPolicies from a YAML/JSON file (multi-document, a List, or a
-                         sequence); repeatable. Tier and FelixConfiguration objects in it are used too.
+  --policies FILE|DIR    GlobalNetworkPolicies from a YAML/JSON file (multi-document, a List, or a
+                         sequence), or every such file in a directory; repeatable. Tier and
+                         FelixConfiguration objects in them are used too.
   --from-cluster         read the policies, Tiers and FelixConfiguration (failsafe ports) from the cluster
   --node NAME            the node (default: $NODE_NAME, the config's nodeName, the hostname); with
                          --from-cluster, explain its managed HostEndpoints in the cluster
@@ -201,6 +203,26 @@ export function renderText(r: ExplainReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A directory stands for its *.yaml, *.yml and *.json files (kustomization.yaml excepted), sorted. */
+async function expandPolicyPaths(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) {
+    let entries: string[] | undefined;
+    try {
+      if ((await stat(path)).isDirectory()) entries = await readdir(path);
+    } catch {
+      entries = undefined; // not readable: readPolicyFiles reports it
+    }
+    if (entries === undefined) out.push(path);
+    else {
+      const files = entries.filter((f) => /\.(ya?ml|json)$/.test(f) && !/^kustomization\.ya?ml$/.test(f)).sort();
+      if (files.length === 0) throw new UsageError(`--policies: directory ${path} holds no .yaml, .yml or .json file`);
+      out.push(...files.map((f) => join(path, f)));
+    }
+  }
+  return out;
+}
+
 async function readPolicyFiles(files: readonly string[], docs: PolicyDocuments): Promise<void> {
   for (const file of files) {
     let text: string;
@@ -279,7 +301,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       return EXIT_OK;
     }
     const output = oneOf(values.output, ['text', 'json'] as const, '--output', 'text');
-    const files = values.policies ?? [];
+    const files = await expandPolicyPaths(values.policies ?? []);
     const fromCluster = values['from-cluster'] === true;
     const allNodes = values['all-nodes'] === true;
     if (files.length === 0 && !fromCluster) throw new UsageError('give --policies FILE (repeatable) or --from-cluster');

@@ -143,7 +143,11 @@ export function lint(input: LintInput): Finding[] {
         } catch {
           continue; // unreachable: policyRejections above already refused a rule selector that does not parse
         }
-        const empty = hostEndpoints.filter((h) => peerSel.matches(h.metadata.labels ?? {}) && (h.spec.expectedIPs?.length ?? 0) === 0);
+        // Only when every HEP the peer selector picks lacks IPs: then the rule matches none of them.
+        // (A selector that also picks HEPs with IPs, or pods, still matches those.)
+        const picked = hostEndpoints.filter((h) => peerSel.matches(h.metadata.labels ?? {}));
+        const empty = picked.filter((h) => (h.spec.expectedIPs?.length ?? 0) === 0);
+        if (empty.length < picked.length) continue;
         for (const h of empty) {
           findings.push(
             warn('peer-without-ips', `policy ${p.name}: rule peer selector ${text} selects HostEndpoint ${h.metadata.name}, which has no expectedIPs: the rule can never match its traffic`, { policy: p.name, hostEndpoint: h.metadata.name }),
