@@ -74,7 +74,7 @@ describe('explain with policy files and desired HostEndpoints', () => {
     assert.equal(report.kind, 'PolicyExplanation');
     assert.equal(report.hostEndpointSource, 'desired');
     assert.deepEqual(report.policySources, [GUIDE]);
-    assert.deepEqual(Object.keys(report).sort(), ['apiVersion', 'failsafe', 'findings', 'hostEndpointSource', 'hostEndpoints', 'kind', 'notes', 'policies', 'policySources', 'summary', 'tiers']);
+    assert.deepEqual(Object.keys(report).sort(), ['apiVersion', 'failsafe', 'findings', 'governance', 'hostEndpointSource', 'hostEndpoints', 'kind', 'notes', 'policies', 'policySources', 'summary', 'tiers']);
     assert.deepEqual(report.policies.map((p) => [p.name, p.order, p.preDNAT, p.applyOnForward, p.selects]), [
       ['allow-http-https-traffic-only', 10, true, true, ['master1-em4']],
       ['drop-other-ingress', 20, true, true, ['master1-em4', 'master1-eth0']],
@@ -170,8 +170,11 @@ describe('explain --from-cluster against the fake API server', () => {
         ...guide,
         managed('master1', 'em4', { role: 'master', type: 'external' }, ['120.133.60.219']),
         managed('master2', 'em4', { role: 'master', type: 'external' }, ['120.133.60.220']),
-        // Hand-written, not managed: never explained.
-        { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: 'manual', labels: { role: 'master' } }, spec: { node: 'master1', interfaceName: 'eth9' } },
+        // Hand-written and Calico's auto HEPs: explained too, and compared with ours per interface.
+        { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: 'manual', labels: { role: 'master' } }, spec: { node: 'master1', interfaceName: 'eth9', profiles: ['projectcalico-default-allow'] } },
+        { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: 'master1-auto-hep', labels: { 'projectcalico.org/created-by': 'calico-kube-controllers', 'kubernetes.io/hostname': 'master1' } }, spec: { node: 'master1', interfaceName: '*', expectedIPs: ['120.133.60.219'], profiles: ['projectcalico-default-allow'] } },
+        { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: 'master2-auto-hep', labels: { 'projectcalico.org/created-by': 'calico-kube-controllers' } }, spec: { node: 'master2', interfaceName: '*', profiles: ['projectcalico-default-allow'] } },
+        { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'by-hostname' }, spec: { selector: 'kubernetes.io/hostname == "master1"', ingress: [{ action: 'Allow' }] } },
         { apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name: 'default' }, spec: { failsafeInboundHostPorts: [{ protocol: 'TCP', port: 22 }] } },
       ] as never,
     });
@@ -180,24 +183,32 @@ describe('explain --from-cluster against the fake API server', () => {
   });
   after(async () => server.close());
 
-  it('--node: that node\'s managed HEPs, the cluster\'s policies and failsafe ports', async () => {
+  it('--node: ALL that node\'s HEPs (ours, hand-written, Calico auto), which one governs each interface, the cluster\'s policies and failsafe ports', async () => {
     const r = await run(['--from-cluster', '--kubeconfig', kubeconfig, '--node', 'master1', '-o', 'json']);
     assert.equal(r.code, 1, r.stderr);
     const report = json(r.stdout);
     assert.equal(report.hostEndpointSource, 'cluster');
-    assert.deepEqual(report.hostEndpoints.map((h) => h.name), ['master1-em4']);
-    assert.deepEqual(report.policies.map((p) => p.name), ['allow-http-https-traffic-only', 'drop-other-ingress']);
+    assert.deepEqual(report.hostEndpoints.map((h) => h.name), ['manual', 'master1-auto-hep', 'master1-em4']);
+    const g = report.governance.find((x) => x.node === 'master1')!;
+    assert.deepEqual(g.interfaces.map((i) => [i.interfaceName, i.governing?.hostEndpoint, i.governing?.origin]), [['em4', 'master1-em4', 'agent'], ['eth9', 'manual', 'hand-written']]);
+    // Our named HEP shadows the auto HEP on em4: the policy keyed on the auto HEP's label stops applying there.
+    assert.deepEqual(g.interfaces[0]!.shadows, { hostEndpoint: 'master1-auto-hep', policies: ['by-hostname'] });
+    assert.deepEqual(g.idle, [{ hostEndpoint: 'master1-auto-hep', reason: 'every interface is claimed by a named or address-matched HostEndpoint' }]);
+    const text = await run(['--from-cluster', '--kubeconfig', kubeconfig, '--node', 'master1']);
+    assert.match(text.stdout, /em4: master1-em4 \[agent\] - master1-em4 names interface em4\n +shadows the all-interfaces HostEndpoint master1-auto-hep: policies that select it but not master1-em4 do not apply here: by-hostname/);
+    assert.deepEqual(report.policies.map((p) => p.name), ['allow-http-https-traffic-only', 'drop-other-ingress', 'by-hostname']);
     assert.equal(report.failsafe.source, 'FelixConfiguration default');
     assert.deepEqual(report.failsafe.inbound, [{ protocol: 'tcp', port: 22 }]);
     assert.equal(report.failsafe.outbound.length, 9, 'unset outbound keeps Calico defaults');
     assert.match(report.notes.join('\n'), /serves no Tier objects/);
-    assert.deepEqual(report.findings.map((f) => f.code).sort(), ['deny-all-endpoints', 'no-policy']);
+    assert.deepEqual([...new Set(report.findings.map((f) => f.code))].sort(), ['deny-all-endpoints', 'no-policy']);
   });
 
-  it('--all-nodes: every managed HEP; a policy file overrides the cluster\'s policy of the same name', async () => {
+  it('--all-nodes: every HEP; a policy file overrides the cluster\'s policy of the same name', async () => {
     const r = await run(['--from-cluster', '--kubeconfig', kubeconfig, '--all-nodes', '--policies', FIXED, '-o', 'json']);
     const report = json(r.stdout);
-    assert.deepEqual(report.hostEndpoints.map((h) => h.name), ['master1-em4', 'master2-em4']);
+    assert.deepEqual(report.hostEndpoints.map((h) => h.name), ['manual', 'master1-auto-hep', 'master1-em4', 'master2-auto-hep', 'master2-em4']);
+    assert.deepEqual(report.governance.map((g) => g.node), ['master1', 'master2']);
     assert.match(report.notes.join('\n'), /policy drop-other-ingress: the file's version replaces the cluster's/);
     assert.equal(r.code, 0, JSON.stringify(report.findings));
   });

@@ -16,7 +16,8 @@ import type { Config } from '../../config/schema.ts';
 import { desiredStateBuilder, type NodeFacts } from '../../core/desired.ts';
 import { managedSelector } from '../../core/labels.ts';
 import type { HostEndpoint, NetInterface } from '../../core/model.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/ownership.ts';
+import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/ownership.ts';
+import { governInterfaces, interfacesFromHostEndpoints, type HostInterface, type NodeGovernance } from '../../core/policy/governance.ts';
 import {
   acceptedPolicies,
   collectObjects,
@@ -54,14 +55,18 @@ rejects or ignores). Exit code 1 when there are errors, 0 with warnings only.
                          FelixConfiguration objects in them are used too.
   --from-cluster         read the policies, Tiers and FelixConfiguration (failsafe ports) from the cluster
   --node NAME            the node (default: $NODE_NAME, the config's nodeName, the hostname); with
-                         --from-cluster, explain its managed HostEndpoints in the cluster
-  --all-nodes            with --from-cluster: every managed HostEndpoint in the cluster
+                         --from-cluster, explain ALL its HostEndpoints in the cluster: the agent's,
+                         Calico's auto HEPs and hand-written ones, and which one Felix uses on
+                         each interface (interfaces as the agent's HEPs describe them)
+  --all-nodes            with --from-cluster: every HostEndpoint in the cluster
   --config FILE          agent config, to compute this node's desired HostEndpoints like 'plan'
   --node-labels k=v,...  the Node's labels for that computation (default: read from the cluster)
   --kubeconfig FILE      kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
   --output text|json     output format (default text)
 
-Without --from-cluster --node/--all-nodes, the HostEndpoints are the ones this machine would get.
+Without --from-cluster --node/--all-nodes, the HostEndpoints are the ones this machine would get
+(with --from-cluster, next to the node's hand-written and Calico auto HEPs already in the cluster),
+and the interfaces are this machine's.
 `;
 
 export interface ExplainDeps {
@@ -93,6 +98,8 @@ export interface ExplainReport {
     readonly selects: readonly string[];
   }[];
   readonly hostEndpoints: readonly HostEndpointExplanation[];
+  /** Per node: which HostEndpoint Felix uses for each interface, and why (governance.ts). */
+  readonly governance: readonly NodeGovernance[];
   readonly findings: readonly Finding[];
   readonly notes: readonly string[];
   readonly summary: { readonly hostEndpoints: number; readonly policies: number; readonly errors: number; readonly warnings: number };
@@ -105,6 +112,8 @@ export function buildReport(input: {
   docs: PolicyDocuments;
   policySources: readonly string[];
   failsafe: Failsafe;
+  /** The interfaces of each node examined; a node without an entry gets them from its HEPs. */
+  interfaces?: ReadonlyMap<string, readonly HostInterface[]>;
 }): ExplainReport {
   const { docs } = input;
   const table = tierTable(docs.tiers, docs.policies);
@@ -115,6 +124,8 @@ export function buildReport(input: {
   const heps = [...input.hostEndpoints].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
   const explanations = heps.map((h) => explainHostEndpoint(h, enforced, table));
   const findings = lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe: input.failsafe });
+  const nodes = [...new Set(heps.map((h) => h.spec.node))].sort();
+  const governance = nodes.map((n) => governInterfaces(n, input.interfaces?.get(n) ?? interfacesFromHostEndpoints(n, heps), heps, enforced));
   const notes = [...docs.notes];
   const usedTiers = [...new Set(sorted.map((p) => p.tier))].map((t) => table.get(t)!);
   for (const t of usedTiers) if (!t.known) notes.push(`tier ${t.name}: no Tier object seen; its order is unknown, so it is sorted after every known tier (as Felix does)`);
@@ -141,6 +152,7 @@ export function buildReport(input: {
       selects: enforcedNames.has(p.name) ? heps.filter((h) => selectsLabels(p, h.metadata.labels ?? {})).map((h) => h.metadata.name) : [],
     })),
     hostEndpoints: explanations,
+    governance,
     findings,
     notes,
     summary: {
@@ -174,6 +186,23 @@ function renderDirection(name: string, d: DirectionExplanation): string[] {
   return lines;
 }
 
+function renderGovernance(g: NodeGovernance): string[] {
+  const lines = [`Which HostEndpoint Felix uses on node ${g.node} (felix endpoint_mgr.go: by interface name or expectedIPs, alphabetically first; * only where none claims):`];
+  if (g.interfaces.length === 0) lines.push('  (no interfaces known)');
+  for (const i of g.interfaces) {
+    const who = i.governing === undefined ? '(none)' : `${i.governing.hostEndpoint} [${i.governing.origin}]`;
+    lines.push(`  ${i.interfaceName}: ${who} - ${i.reason}`);
+    for (const c of i.inactive) lines.push(`      inactive: ${c.hostEndpoint} [${c.origin}, by ${c.via}]`);
+    if (i.shadows !== undefined) {
+      lines.push(
+        `      shadows the all-interfaces HostEndpoint ${i.shadows.hostEndpoint}${i.shadows.policies.length > 0 ? `: policies that select it but not ${i.governing!.hostEndpoint} do not apply here: ${i.shadows.policies.join(', ')}` : ' (every policy selecting it selects this one too)'}`,
+      );
+    }
+  }
+  for (const x of g.idle) lines.push(`  idle: ${x.hostEndpoint} governs no interface: ${x.reason}`);
+  return lines;
+}
+
 export function renderText(r: ExplainReport): string {
   const lines: string[] = [];
   lines.push(`Failsafe ports (${r.failsafe.source}), open whatever the policies say:`);
@@ -190,6 +219,7 @@ export function renderText(r: ExplainReport): string {
     );
     lines.push(...renderDirection('ingress', x.ingress), ...renderDirection('egress', x.egress), '');
   }
+  for (const g of r.governance) lines.push(...renderGovernance(g), '');
   const rejected = r.policies.filter((p) => p.rejected).map((p) => p.name);
   if (rejected.length > 0) lines.push(`Rejected by Calico's API, so never enforced and left out above: ${rejected.join(', ')}`, '');
   const unused = r.policies.filter((p) => p.selects.length === 0 && !p.rejected).map((p) => p.name);
@@ -258,6 +288,28 @@ function mergeDocs(files: PolicyDocuments, cluster: PolicyDocuments): PolicyDocu
   };
 }
 
+/** Calico kube-controllers' auto HEPs carry this label (kube-controllers/pkg/controllers/node/controller.go). */
+const CALICO_AUTO_HEP_SELECTOR = 'projectcalico.org/created-by=calico-kube-controllers';
+
+/**
+ * Every HostEndpoint of a node (or of every node), in three label-selected lists so that our HEPs of
+ * other nodes are never downloaded: ours by node label; Calico's auto HEPs; and the hand-written
+ * rest (no label names their node, so those are listed cluster-wide and filtered on spec.node).
+ */
+async function listNodeHostEndpoints(heps: HostEndpointApi, node: string | undefined): Promise<HostEndpoint[]> {
+  const ours = node === undefined ? `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` : managedSelector(node);
+  const others = [CALICO_AUTO_HEP_SELECTOR, `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE},projectcalico.org/created-by!=calico-kube-controllers`];
+  const lists = await Promise.all([ours, ...others].map((sel) => listManaged(heps, sel)));
+  const seen = new Set<string>();
+  const out: HostEndpoint[] = [];
+  for (const h of lists.flat()) {
+    if (seen.has(h.metadata.name) || (node !== undefined && h.spec.node !== node)) continue;
+    seen.add(h.metadata.name);
+    out.push(h);
+  }
+  return out;
+}
+
 async function listManaged(heps: HostEndpointApi, labelSelector: string): Promise<HostEndpoint[]> {
   const items: HostEndpoint[] = [];
   let continueToken: string | undefined;
@@ -321,6 +373,8 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
 
     let kc: KubeConfig | undefined;
     let clusterHeps: HostEndpoint[] | undefined;
+    /** Hand-written and Calico auto HEPs of this node, next to the desired ones. */
+    let otherHeps: HostEndpoint[] = [];
     if (fromCluster) {
       kc = await requireKubeConfig({ file: values.kubeconfig, env: io.env });
       const calico = chooseCalicoApi(await servedGroupVersions(kc, NO_OBSERVER), config.apiGroup);
@@ -337,20 +391,22 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       for (const f of felix) if (f !== undefined) cluster.felixConfigurations.push(f);
       docs = mergeDocs(fileDocs, cluster);
       sources.push(`cluster (${calico.group}/${calico.version})`);
-      if (values.node !== undefined || allNodes) {
-        const heps = new HostEndpointApi(kc, calico, NO_OBSERVER);
-        clusterHeps = await listManaged(heps, allNodes ? `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` : managedSelector(nodeName));
-      }
+      const heps = new HostEndpointApi(kc, calico, NO_OBSERVER);
+      if (values.node !== undefined || allNodes) clusterHeps = await listNodeHostEndpoints(heps, allNodes ? undefined : nodeName);
+      else otherHeps = (await listNodeHostEndpoints(heps, nodeName)).filter((h) => !isManaged(h.metadata.labels));
     }
 
     let hostEndpoints: HostEndpoint[];
+    const interfaces = new Map<string, HostInterface[]>();
     if (clusterHeps !== undefined) hostEndpoints = clusterHeps;
     else {
       if (kc === undefined && values['node-labels'] === undefined) kc = await findKubeConfig({ file: values.kubeconfig, env: io.env });
-      const [interfaces, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFacts(nodeName, values['node-labels'], kc, io)]);
-      const state = desiredStateBuilder(config)(node, interfaces);
+      const [discovered, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFacts(nodeName, values['node-labels'], kc, io)]);
+      const state = desiredStateBuilder(config)(node, discovered);
       for (const w of state.warnings) io.stderr.write(`warning: ${w}\n`);
-      hostEndpoints = state.hostEndpoints;
+      hostEndpoints = [...state.hostEndpoints, ...otherHeps];
+      // This machine's interfaces, as Felix sees host interfaces (workload interfaces are never HEPs').
+      interfaces.set(nodeName, discovered.filter((i) => !i.name.startsWith('cali')).map((i) => ({ name: i.name, addresses: i.addresses.map((a) => a.address) })));
     }
 
     const failsafe = failsafeFrom(docs.felixConfigurations, allNodes ? undefined : nodeName);
@@ -360,6 +416,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       docs,
       policySources: sources,
       failsafe,
+      interfaces,
     });
     if (output === 'json') io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
