@@ -1,6 +1,7 @@
 // Felix's failsafe ports: traffic to/from these ports on a host endpoint is allowed whatever the policy
 // says (in the raw, mangle and filter tables alike), so a bad policy cannot cut the node off.
 // Source of truth: FelixConfiguration `failsafeInboundHostPorts` / `failsafeOutboundHostPorts`.
+import { parseSelector } from '../selector/index.ts';
 
 export interface FailsafePort {
   /** Lowercase `tcp`, `udp` or `sctp` (Calico defaults a missing protocol to tcp). */
@@ -41,23 +42,70 @@ function parsePorts(v: unknown): FailsafePort[] | undefined {
 }
 
 interface FelixConfigLike {
-  metadata?: { name?: unknown };
+  metadata?: { name?: unknown; creationTimestamp?: unknown };
   spec?: unknown;
 }
 
 /**
- * The failsafe ports in force for a node, from the FelixConfiguration objects given: `node.<name>`
- * overrides `default` field by field, as Felix merges them; a field set nowhere keeps Felix's default.
- * (Environment variables on calico-node, FELIX_FAILSAFEINBOUNDHOSTPORTS etc., win over both and are
- * not visible through the API.)
+ * The node a FelixConfiguration layer is chosen for: its name (`node.<name>`) and, for
+ * selector-scoped FelixConfigurations (Calico 3.32.1+), its labels. Calico matches `nodeSelector`
+ * against its own Node resource's labels, which calico-node copies from the Kubernetes Node.
  */
-export function failsafeFrom(configs: readonly FelixConfigLike[], nodeName?: string): Failsafe {
+export interface FailsafeNode {
+  readonly name: string;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * The winning selector-scoped FelixConfiguration for a node (felix/calc/config_batcher.go
+ * MergeSelectorConfigs, v3.32.1): among those whose `nodeSelector` parses and matches the node's
+ * labels, the oldest by creationTimestamp, ties by name. `default` and `node.*` cannot carry a
+ * nodeSelector (the CRD's CEL rule in api/pkg/apis/projectcalico/v3/felixconfig.go).
+ */
+function selectorScoped(configs: readonly FelixConfigLike[], labels: Readonly<Record<string, string>>): FelixConfigLike | undefined {
+  const matches: { c: FelixConfigLike; name: string; created: string }[] = [];
+  for (const c of configs) {
+    const name = String(c.metadata?.name ?? '');
+    if (name === 'default' || name.startsWith('node.')) continue;
+    const spec = (c.spec ?? {}) as Record<string, unknown>;
+    const text = spec['nodeSelector'];
+    if (typeof text !== 'string' || text === '') continue;
+    try {
+      if (!parseSelector(text).matches(labels)) continue;
+    } catch {
+      continue; // "Failed to parse nodeSelector on FelixConfiguration, ignoring"
+    }
+    const created = typeof c.metadata?.creationTimestamp === 'string' ? c.metadata.creationTimestamp : '';
+    matches.push({ c, name, created });
+  }
+  // RFC 3339 timestamps in UTC ("...Z") compare as strings.
+  matches.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return matches[0]?.c;
+}
+
+/**
+ * The failsafe ports in force for a node, from the FelixConfiguration objects given, merged field by
+ * field as Felix does (felix/config/config_params.go SourcesInDescendingOrder: per-host, then
+ * per-selector, then global): `node.<name>` over the selector-scoped one matching the node's labels
+ * (3.32.1+; see selectorScoped) over `default`; a field set nowhere keeps Felix's default
+ * (config_params.go FailsafeInboundHostPorts / FailsafeOutboundHostPorts). Environment variables on
+ * calico-node (FELIX_FAILSAFEINBOUNDHOSTPORTS, ...) win over all of these and are not visible through
+ * the API. `node` may be a name (no selector-scoped layer) or a FailsafeNode.
+ */
+export function failsafeFrom(configs: readonly FelixConfigLike[], node?: string | FailsafeNode): Failsafe {
+  const nodeName = typeof node === 'string' ? node : node?.name;
+  const labels = typeof node === 'object' ? node.labels : undefined;
   const byName = new Map(configs.map((c) => [String(c.metadata?.name ?? ''), (c.spec ?? {}) as Record<string, unknown>]));
+  // Lowest precedence first: later layers override earlier ones field by field.
   const layers: [string, Record<string, unknown>][] = [];
   const def = byName.get('default');
   if (def !== undefined) layers.push(['FelixConfiguration default', def]);
-  const node = nodeName !== undefined ? byName.get(`node.${nodeName}`) : undefined;
-  if (node !== undefined) layers.push([`FelixConfiguration node.${nodeName}`, node]);
+  if (labels !== undefined) {
+    const scoped = selectorScoped(configs, labels);
+    if (scoped !== undefined) layers.push([`FelixConfiguration ${String(scoped.metadata?.name ?? '')} (nodeSelector)`, (scoped.spec ?? {}) as Record<string, unknown>]);
+  }
+  const host = nodeName !== undefined ? byName.get(`node.${nodeName}`) : undefined;
+  if (host !== undefined) layers.push([`FelixConfiguration node.${nodeName}`, host]);
   let inbound: readonly FailsafePort[] = DEFAULT_FAILSAFE_INBOUND;
   let outbound: readonly FailsafePort[] = DEFAULT_FAILSAFE_OUTBOUND;
   const sources: string[] = [];

@@ -1,5 +1,7 @@
-// GlobalNetworkPolicy analysis for HostEndpoints: evaluation order, explanation, lint, lockout guard.
+// GlobalNetworkPolicy analysis for HostEndpoints: Felix's evaluation model, explanation, lint, policy guard.
 export * from './model.ts';
+export * from './felix-selector.ts';
+export * from './felix.ts';
 export * from './failsafe.ts';
 export * from './order.ts';
 export * from './rules.ts';

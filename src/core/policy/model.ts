@@ -1,6 +1,8 @@
 // GlobalNetworkPolicies, Tiers and failsafe ports as the explain/lint/guard code sees them: parsed once
 // from projectcalico.org/v3 objects (from YAML files or the cluster). Pure: no I/O.
+// How Felix reads each field is in felix.ts (selector prefixing, types defaulting, order ties).
 import { parseSelector, SelectorError, type Selector } from '../selector/index.ts';
+import { felixSelectorText } from './felix-selector.ts';
 
 export type RuleAction = 'Allow' | 'Deny' | 'Log' | 'Pass';
 export type Direction = 'ingress' | 'egress';
@@ -34,6 +36,10 @@ export interface Rule {
 /** One GlobalNetworkPolicy, parsed. */
 export interface Policy {
   readonly name: string;
+  /** `GlobalNetworkPolicy` (enforced) or `StagedGlobalNetworkPolicy` (never enforced); part of 3.32's order tie key. */
+  readonly kind: string;
+  /** metadata.annotations (the policy guard's opt-in annotation lives here). */
+  readonly annotations: Readonly<Record<string, string>>;
   /** Where it came from: a file name, or `cluster`. */
   readonly source: string;
   readonly tier: string;
@@ -44,14 +50,29 @@ export interface Policy {
   /** `undefined` when the selector does not parse (the policy then selects nothing; lint reports it). */
   readonly selector: Selector | undefined;
   readonly selectorError: string | undefined;
+  /**
+   * The selector Felix evaluates: `selectorText` with the namespaceSelector / serviceAccountSelector
+   * prefixed and appended, and `all()` rewritten (felix-selector.ts). Equal to `selectorText` when
+   * neither is set.
+   */
+  readonly felixSelectorText: string;
+  /** `felixSelectorText` parsed; `undefined` when it does not parse (selects nothing). */
+  readonly felixSelector: Selector | undefined;
   /** GNP-level namespaceSelector / serviceAccountSelector: they restrict the policy to workloads. */
   readonly namespaceSelector: string;
   readonly serviceAccountSelector: string;
   readonly preDNAT: boolean;
   readonly applyOnForward: boolean;
   readonly doNotTrack: boolean;
-  /** As written, or defaulted the way the Calico API server does on create. */
+  /**
+   * The directions the policy applies to: as written; when absent, per ParsePolicyOptions.types:
+   * Felix reads a stored object without types as Ingress+Egress (felix/calc/policy_sorter.go
+   * ExtractPolicyMetadata: "no Types means Ingress and Egress"), while the Calico API server fills
+   * them in from the rules present when it creates the object.
+   */
   readonly types: readonly PolicyType[];
+  /** `types` as written (empty when absent). */
+  readonly typesWritten: readonly PolicyType[];
   readonly ingress: readonly Rule[];
   readonly egress: readonly Rule[];
   /** The object as written, for the checks of what Calico's API rejects (lint's validatePolicyObject). */
@@ -88,15 +109,41 @@ function rules(v: unknown): Rule[] {
   return Array.isArray(v) ? (v.filter((r) => r !== null && typeof r === 'object') as Rule[]) : [];
 }
 
-/** The types the API server fills in when a policy is created without them. */
+/**
+ * The types the Calico API server (or the v3 CRDs' mutating admission policy, Kubernetes >= 1.36)
+ * fills in when a policy is created without them. Felix itself never does this: a stored policy
+ * without types is Ingress+Egress (FELIX-FACTS.md, felix/calc/policy_sorter.go).
+ */
 export function defaultTypes(ingress: readonly Rule[], egress: readonly Rule[]): PolicyType[] {
   if (egress.length > 0 && ingress.length > 0) return ['Ingress', 'Egress'];
   if (egress.length > 0) return ['Egress'];
   return ['Ingress'];
 }
 
+export interface ParsePolicyOptions {
+  /**
+   * How to read a policy without `types`: `felix` as Felix reads a stored object (Ingress+Egress: use
+   * it for objects read from the cluster, as the policy guard does); `apiserver` (default, for files
+   * that will be created through the Calico API server) as its create-time defaulting fills them in.
+   */
+  readonly types?: 'felix' | 'apiserver';
+  /** Default `GlobalNetworkPolicy`; used for objects without `kind`. */
+  readonly kind?: string;
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  if (v === null || typeof v !== 'object') return {};
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
 /** A v3 GlobalNetworkPolicy object to a Policy. Never throws: a bad selector is recorded on the result. */
-export function parsePolicy(obj: { metadata?: { name?: unknown }; spec?: unknown }, source: string): Policy {
+export function parsePolicy(
+  obj: { kind?: unknown; metadata?: { name?: unknown; annotations?: unknown }; spec?: unknown },
+  source: string,
+  options: ParsePolicyOptions = {},
+): Policy {
   const spec = (obj.spec !== null && typeof obj.spec === 'object' ? obj.spec : {}) as Record<string, unknown>;
   const ingress = rules(spec['ingress']);
   const egress = rules(spec['egress']);
@@ -109,22 +156,44 @@ export function parsePolicy(obj: { metadata?: { name?: unknown }; spec?: unknown
     if (!(err instanceof SelectorError)) throw err;
     selectorError = err.message;
   }
-  const typesIn = Array.isArray(spec['types']) ? (spec['types'] as unknown[]).filter((t): t is PolicyType => t === 'Ingress' || t === 'Egress') : [];
+  // Felix compares types case-insensitively (strings.EqualFold in ExtractPolicyMetadata).
+  const typesIn = Array.isArray(spec['types'])
+    ? (spec['types'] as unknown[]).flatMap((t): PolicyType[] => (typeof t !== 'string' ? [] : t.toLowerCase() === 'ingress' ? ['Ingress'] : t.toLowerCase() === 'egress' ? ['Egress'] : []))
+    : [];
   const order = typeof spec['order'] === 'number' && Number.isFinite(spec['order']) ? spec['order'] : undefined;
+  const namespaceSelector = str(spec['namespaceSelector']);
+  const serviceAccountSelector = str(spec['serviceAccountSelector']);
+  const felixText = felixSelectorText(selectorText, namespaceSelector, serviceAccountSelector);
+  let felixSelector: Selector | undefined;
+  if (felixText === selectorText) felixSelector = selector;
+  else {
+    try {
+      felixSelector = parseSelector(felixText);
+    } catch (err) {
+      if (!(err instanceof SelectorError)) throw err;
+    }
+  }
+  const written = [...new Set(typesIn)];
+  const types = written.length > 0 ? written : options.types === 'felix' ? (['Ingress', 'Egress'] as PolicyType[]) : defaultTypes(ingress, egress);
   return {
     name: str(obj.metadata?.name),
+    kind: typeof obj.kind === 'string' && obj.kind !== '' ? obj.kind : (options.kind ?? 'GlobalNetworkPolicy'),
+    annotations: stringMap(obj.metadata?.annotations),
     source,
     tier: str(spec['tier']) || 'default',
     order,
     selectorText,
     selector,
     selectorError,
-    namespaceSelector: str(spec['namespaceSelector']),
-    serviceAccountSelector: str(spec['serviceAccountSelector']),
+    felixSelectorText: felixText,
+    felixSelector,
+    namespaceSelector,
+    serviceAccountSelector,
     preDNAT: bool(spec['preDNAT']),
     applyOnForward: bool(spec['applyOnForward']),
     doNotTrack: bool(spec['doNotTrack']),
-    types: typesIn.length > 0 ? [...new Set(typesIn)] : defaultTypes(ingress, egress),
+    types,
+    typesWritten: written,
     ingress,
     egress,
     raw: obj,
@@ -137,21 +206,14 @@ export function parseTier(obj: { metadata?: { name?: unknown }; spec?: unknown }
   return { name: str(obj.metadata?.name), order, defaultAction: spec['defaultAction'] === 'Pass' ? 'Pass' : 'Deny', known: true };
 }
 
-/** True when the policy's top-level selection can include a HostEndpoint with these labels. */
+/**
+ * True when Felix's selector for the policy (felixSelectorText: namespaceSelector and
+ * serviceAccountSelector prefixed in, `all()` rewritten) matches an endpoint with these labels. A
+ * HostEndpoint has no `projectcalico.org/namespace` or `pcns.*` labels, so a GNP with
+ * `namespaceSelector: all()` (or any selector needing a namespace label) never selects one.
+ */
 export function selectsLabels(policy: Policy, labels: Readonly<Record<string, string>>): boolean {
-  if (policy.selector === undefined || !policy.selector.matches(labels)) return false;
-  // A GNP's namespaceSelector / serviceAccountSelector are ANDed with its selector over the
-  // endpoint's namespace / service-account labels. A HostEndpoint has neither, so they are judged
-  // against an empty label set (all() passes, has(x) does not).
-  for (const extra of [policy.namespaceSelector, policy.serviceAccountSelector]) {
-    if (extra.trim() === '') continue;
-    try {
-      if (!parseSelector(extra).matches({})) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
+  return policy.felixSelector !== undefined && policy.felixSelector.matches(labels);
 }
 
 /** True when the policy's rules apply in this direction (its types include it). */

@@ -14,7 +14,6 @@ import {
   parsePolicyText,
   sortPolicies,
   tierTable,
-  unguardedHostEndpoints,
   type Failsafe,
   type Policy,
   type Tier,
@@ -52,10 +51,12 @@ describe('documents', () => {
     assert.deepEqual(list.tiers, [{ name: 't1', order: 5, defaultAction: 'Deny', known: true }]);
   });
 
-  it('defaults types as the API server does', () => {
-    assert.deepEqual(gnp('a', {}).types, ['Ingress']);
-    assert.deepEqual(gnp('a', { egress: [{ action: 'Allow' }] }).types, ['Egress']);
-    assert.deepEqual(gnp('a', { egress: [{ action: 'Allow' }], ingress: [{ action: 'Allow' }] }).types, ['Ingress', 'Egress']);
+  it('reads a policy without types as Felix does (Ingress+Egress), or with the API server defaulting on request', () => {
+    const api = (spec: Record<string, unknown>) => gnp('a', spec).types;
+    assert.deepEqual(parsePolicy({ metadata: { name: 'a' }, spec: {} }, 'test', { types: 'felix' }).types, ['Ingress', 'Egress']);
+    assert.deepEqual(api({}), ['Ingress']);
+    assert.deepEqual(api({ egress: [{ action: 'Allow' }] }), ['Egress']);
+    assert.deepEqual(api({ egress: [{ action: 'Allow' }], ingress: [{ action: 'Allow' }] }), ['Ingress', 'Egress']);
     assert.deepEqual(gnp('a', { types: ['Egress'] }).types, ['Egress']);
   });
 });
@@ -234,14 +235,5 @@ describe('failsafe ports', () => {
     assert.deepEqual(fs.inbound, [{ protocol: 'tcp', port: 22 }, { protocol: 'udp', port: 68, net: '10.0.0.0/8' }]);
     assert.deepEqual(fs.outbound, [{ protocol: 'udp', port: 53 }]);
     assert.equal(fs.source, 'FelixConfiguration default + FelixConfiguration node.n1');
-  });
-});
-
-describe('guard (requirePolicy)', () => {
-  it('a HEP without default-allow is unguarded until some valid policy selects it', () => {
-    const heps = [hep('a', { role: 'w' }), hep('b', { role: 'm' }), hep('c', { role: 'x' }, { profiles: ['projectcalico-default-allow'] })];
-    assert.deepEqual([...unguardedHostEndpoints(heps, [])].sort(), ['a', 'b']);
-    assert.deepEqual([...unguardedHostEndpoints(heps, [gnp('p', { selector: 'role == "w"' }), gnp('bad', { selector: '((' })])], ['b']);
-    assert.deepEqual([...unguardedHostEndpoints(heps, [gnp('all', { preDNAT: true, applyOnForward: true })])], []);
   });
 });
