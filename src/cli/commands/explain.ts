@@ -20,6 +20,7 @@ import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/owners
 import { governInterfaces, interfacesFromHostEndpoints, type HostInterface, type NodeGovernance } from '../../core/policy/governance.ts';
 import {
   acceptedPolicies,
+  buildPolicyModel,
   collectObjects,
   explainHostEndpoint,
   failsafeFrom,
@@ -118,11 +119,13 @@ export function buildReport(input: {
   const { docs } = input;
   const table = tierTable(docs.tiers, docs.policies);
   const sorted = sortPolicies(docs.policies, table);
-  // What Calico's API rejects is never stored, so never enforced: left out of the evaluation.
-  const enforced = acceptedPolicies(sorted);
+  // What Calico's API rejects is never stored, so never enforced: left out of the evaluation; staged
+  // policies never enforce either (buildPolicyModel leaves them out).
+  const model = buildPolicyModel(acceptedPolicies(docs.policies), docs.tiers);
+  const enforced = model.policies;
   const enforcedNames = new Set(enforced.map((p) => p.name));
   const heps = [...input.hostEndpoints].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
-  const explanations = heps.map((h) => explainHostEndpoint(h, enforced, table));
+  const explanations = heps.map((h) => explainHostEndpoint(h, model));
   const findings = lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe: input.failsafe });
   const nodes = [...new Set(heps.map((h) => h.spec.node))].sort();
   const governance = nodes.map((n) => governInterfaces(n, input.interfaces?.get(n) ?? interfacesFromHostEndpoints(n, heps), heps, enforced));

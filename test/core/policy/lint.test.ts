@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { HostEndpoint } from '../../../src/core/model.ts';
 import {
   acceptedPolicies,
+  buildPolicyModel,
   DEFAULT_FAILSAFE,
   explainHostEndpoint,
   lint,
@@ -112,7 +113,8 @@ function analyse(policies: Policy[], heps: HostEndpoint[]) {
   const table = tierTable([], policies);
   const sorted = sortPolicies(policies, table);
   const enforced = acceptedPolicies(sorted);
-  const explanations = heps.map((h) => explainHostEndpoint(h, enforced, table));
+  const model = buildPolicyModel(enforced, []);
+  const explanations = heps.map((h) => explainHostEndpoint(h, model));
   return { explanations, findings: lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe: DEFAULT_FAILSAFE }) };
 }
 

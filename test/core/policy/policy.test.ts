@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import type { HostEndpoint } from '../../../src/core/model.ts';
 import {
   DEFAULT_FAILSAFE,
+  buildPolicyModel,
   explainHostEndpoint,
   failsafeFrom,
   lint,
@@ -34,7 +35,7 @@ function hep(name: string, labels: Record<string, string>, extra: Partial<HostEn
 function analyse(policies: Policy[], heps: HostEndpoint[], failsafe: Failsafe = DEFAULT_FAILSAFE, tiers: Tier[] = []) {
   const table = tierTable(tiers, policies);
   const sorted = sortPolicies(policies, table);
-  const explanations = heps.map((h) => explainHostEndpoint(h, sorted, table));
+  const explanations = heps.map((h) => explainHostEndpoint(h, buildPolicyModel(policies, tiers)));
   return { sorted, explanations, findings: lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe }) };
 }
 
@@ -111,7 +112,10 @@ describe('the Calico guide, section 5 (docs/recipe.md)', () => {
     assert.deepEqual([x.ingress.unmatched.action, x.ingress.unmatched.code, x.ingress.unmatched.policy], ['deny', 'catch-all-rule', 'drop-other-ingress']);
     assert.deepEqual(x.egress.policies, []);
     assert.deepEqual([x.egress.unmatched.action, x.egress.unmatched.code], ['deny', 'no-policy']);
-    assert.equal(x.ingress.forward.unmatched, 'allow');
+    // A preDNAT Deny decides forwarded traffic before any forward policy (felix/rules/static.go: mangle
+    // PREROUTING runs before routing), so the guide's drop also drops forwarded traffic.
+    assert.deepEqual([x.ingress.forward.unmatched, x.ingress.forward.decidedBy], ['deny', 'preDNAT']);
+    assert.match(x.ingress.forward.reason, /preDNAT policy drop-other-ingress .* before any applyOnForward policy/);
   });
 
   it('lints: the selector-less Deny, and the masters\' egress locked to failsafe ports', async () => {
