@@ -84,16 +84,24 @@ describe('explain with policy files and desired HostEndpoints', () => {
     assert.deepEqual(em.ingress.policies.map((p) => p.name), ['allow-http-https-traffic-only', 'drop-other-ingress']);
     assert.deepEqual(em.ingress.unmatched, { action: 'deny', code: 'catch-all-rule', reason: 'preDNAT policy drop-other-ingress (tier default) denies everything that reaches it', policy: 'drop-other-ingress', tier: 'default' });
     assert.equal(em.egress.unmatched.code, 'no-policy');
-    assert.deepEqual(report.summary, { hostEndpoints: 2, policies: 2, errors: 3, warnings: 0 });
+    // Lockout ports: closed on both interfaces, neither known to carry the cluster's traffic (no default route here): warnings.
+    assert.deepEqual(report.summary, { hostEndpoints: 2, policies: 2, errors: 3, warnings: 4 });
+    assert.deepEqual(report.findings.filter((f) => f.severity === 'warning').map((f) => `${f.code} ${f.hostEndpoint}`).sort(), [
+      'agent-port-closed master1-em4',
+      'agent-port-closed master1-eth0',
+      'kubelet-closed master1-em4',
+      'kubelet-closed master1-eth0',
+    ]);
     assert.deepEqual(report.tiers, [{ name: 'default', order: 1_000_000, defaultAction: 'Deny', known: true }]);
     assert.deepEqual(report.failsafe.inbound[0], { protocol: 'tcp', port: 22 });
   });
 
-  it('the fixed policies: exit 0, and the ignored ConfigMap is a note on stderr', async () => {
+  it('the fixed policies: exit 0 (kubelet and agent ports open to 10.0.0.0/8 only: warnings), and the ignored ConfigMap is a note on stderr', async () => {
     const r = await run(['--policies', FIXED, '--config', configFile, '--node', 'master1', '--node-labels', 'role=master', '--output', 'text'], { interfaces: [em4[0]!] });
     assert.equal(r.code, 0, r.stdout);
     assert.match(r.stderr, /note: .*ConfigMap not-a-policy is not a GlobalNetworkPolicy; ignored/);
-    assert.match(r.stdout, /0 error\(s\), 0 warning\(s\); 3 policies, 1 HostEndpoint\(s\)/);
+    assert.match(r.stdout, /0 error\(s\), 2 warning\(s\); 4 policies, 1 HostEndpoint\(s\)/);
+    assert.match(r.stdout, /warning kubelet-closed: HostEndpoint master1-em4: TCP 10250 ingress \(the kubelet\) is closed by preDNAT policy drop-other-ingress .* except for the peers these rules allow: allow-cluster-node-ports ingress rule 1 \(Allow tcp from nets 10\.0\.0\.0\/8 to ports 10250,9808\)/);
   });
 
   it('warnings only exit 0; several --policies files combine', async () => {
@@ -101,7 +109,8 @@ describe('explain with policy files and desired HostEndpoints', () => {
     await writeFile(extra, 'kind: GlobalNetworkPolicy\napiVersion: projectcalico.org/v3\nmetadata: {name: typo}\nspec: {selector: role == "mastr", ingress: [{action: Allow}]}\n');
     const r = await run(['--policies', FIXED, '--policies', extra, '--config', configFile, '--node', 'master1', '--node-labels', 'role=master', '-o', 'json'], { interfaces: [em4[0]!] });
     assert.equal(r.code, 0);
-    assert.deepEqual(json(r.stdout).findings.map((f) => [f.severity, f.code, f.policy]), [['warning', 'selects-nothing', 'typo']]);
+    assert.deepEqual(json(r.stdout).findings.filter((f) => f.policy === 'typo').map((f) => [f.severity, f.code, f.policy]), [['warning', 'types-missing', 'typo'], ['warning', 'selects-nothing', 'typo']]);
+    assert.equal(json(r.stdout).summary.errors, 0);
   });
 
   it('crafted bad policies and disabled failsafe ports from a FelixConfiguration in the file', async () => {
@@ -201,7 +210,12 @@ describe('explain --from-cluster against the fake API server', () => {
     assert.deepEqual(report.failsafe.inbound, [{ protocol: 'tcp', port: 22 }]);
     assert.equal(report.failsafe.outbound.length, 9, 'unset outbound keeps Calico defaults');
     assert.match(report.notes.join('\n'), /serves no Tier objects/);
-    assert.deepEqual([...new Set(report.findings.map((f) => f.code))].sort(), ['deny-all-endpoints', 'no-policy']);
+    assert.deepEqual([...new Set(report.findings.map((f) => f.code))].sort(), ['agent-port-closed', 'apiserver-closed', 'deny-all-endpoints', 'kubelet-closed', 'no-policy', 'types-missing']);
+    // master1 has two interfaces (em4, eth9) and no default-route information from the cluster: which one
+    // carries the cluster's traffic is unknown, so the closed kubelet is a warning naming the policy.
+    const kubelet = report.findings.find((f) => f.code === 'kubelet-closed' && f.hostEndpoint === 'master1-em4')!;
+    assert.equal(kubelet.severity, 'warning');
+    assert.equal(kubelet.policy, 'drop-other-ingress');
   });
 
   it('--all-nodes: every HEP; a policy file overrides the cluster\'s policy of the same name', async () => {

@@ -115,6 +115,10 @@ export function buildReport(input: {
   failsafe: Failsafe;
   /** The interfaces of each node examined; a node without an entry gets them from its HEPs. */
   interfaces?: ReadonlyMap<string, readonly HostInterface[]>;
+  /** The agent's port (config server.port), checked as a lockout port. */
+  agentPort?: number;
+  /** Interfaces with the default route, per node (desired mode: from discovery). */
+  defaultRouteInterfaces?: ReadonlyMap<string, ReadonlySet<string>>;
 }): ExplainReport {
   const { docs } = input;
   const table = tierTable(docs.tiers, docs.policies);
@@ -126,9 +130,10 @@ export function buildReport(input: {
   const enforcedNames = new Set(enforced.map((p) => p.name));
   const heps = [...input.hostEndpoints].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
   const explanations = heps.map((h) => explainHostEndpoint(h, model));
-  const findings = lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe: input.failsafe });
   const nodes = [...new Set(heps.map((h) => h.spec.node))].sort();
   const governance = nodes.map((n) => governInterfaces(n, input.interfaces?.get(n) ?? interfacesFromHostEndpoints(n, heps), heps, enforced));
+  const clusterFacing = clusterFacingHostEndpoints(governance, input.defaultRouteInterfaces);
+  const findings = lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe: input.failsafe, model, clusterFacing, ...(input.agentPort !== undefined ? { agentPort: input.agentPort } : {}) });
   const notes = [...docs.notes];
   const usedTiers = [...new Set(sorted.map((p) => p.tier))].map((t) => table.get(t)!);
   for (const t of usedTiers) if (!t.known) notes.push(`tier ${t.name}: no Tier object seen; its order is unknown, so it is sorted after every known tier (as Felix does)`);
@@ -165,6 +170,23 @@ export function buildReport(input: {
       warnings: findings.filter((f) => f.severity === 'warning').length,
     },
   };
+}
+
+/**
+ * The HEPs in use on an interface that carries the cluster's own traffic: the default-route interface
+ * (when known), a node's only interface, and an all-interfaces (*) HEP in use.
+ */
+function clusterFacingHostEndpoints(governance: readonly NodeGovernance[], defaultRoutes: ReadonlyMap<string, ReadonlySet<string>> | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const g of governance) {
+    const used = g.interfaces.filter((i) => i.governing !== undefined);
+    const routes = defaultRoutes?.get(g.node);
+    for (const i of used) {
+      const only = g.interfaces.length === 1;
+      if (only || routes?.has(i.interfaceName) === true || i.governing!.via === 'all-interfaces default') out.add(i.governing!.hostEndpoint);
+    }
+  }
+  return out;
 }
 
 function flags(p: AppliedPolicy): string {
@@ -401,6 +423,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
 
     let hostEndpoints: HostEndpoint[];
     const interfaces = new Map<string, HostInterface[]>();
+    const defaultRoutes = new Map<string, Set<string>>();
     if (clusterHeps !== undefined) hostEndpoints = clusterHeps;
     else {
       if (kc === undefined && values['node-labels'] === undefined) kc = await findKubeConfig({ file: values.kubeconfig, env: io.env });
@@ -410,6 +433,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       hostEndpoints = [...state.hostEndpoints, ...otherHeps];
       // This machine's interfaces, as Felix sees host interfaces (workload interfaces are never HEPs').
       interfaces.set(nodeName, discovered.filter((i) => !i.name.startsWith('cali')).map((i) => ({ name: i.name, addresses: i.addresses.map((a) => a.address) })));
+      defaultRoutes.set(nodeName, new Set(discovered.filter((i) => i.hasDefaultRoute).map((i) => i.name)));
     }
 
     const failsafe = failsafeFrom(docs.felixConfigurations, allNodes ? undefined : nodeName);
@@ -420,6 +444,8 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       policySources: sources,
       failsafe,
       interfaces,
+      agentPort: config.server.port,
+      defaultRouteInterfaces: defaultRoutes,
     });
     if (output === 'json') io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {

@@ -6,7 +6,11 @@ import { parseSelector } from '../selector/index.ts';
 import { CALICO_SOURCES, validatePolicyObject, type ValidationCode, type ValidationProblem } from './calico-validation.ts';
 import type { HostEndpointExplanation } from './explain.ts';
 import { formatPort, type Failsafe } from './failsafe.ts';
-import { DEFAULT_ALLOW_PROFILE, selectsLabels, type Policy, type Rule } from './model.ts';
+import { DEFAULT_ALLOW_PROFILE, governs, rulesFor, selectsLabels, type Policy, type Rule } from './model.ts';
+import { describeCause, type PolicyModel } from './felix.ts';
+import { summarizeRule } from './rules.ts';
+import { hostEndpointPipeline } from './explain.ts';
+import { packetVerdict } from './packet.ts';
 
 export type Severity = 'error' | 'warning';
 
@@ -17,6 +21,15 @@ export type FindingCode =
   | ValidationCode
   | 'no-policy'
   | 'deny-all-endpoints'
+  /** A selector-less normal policy with only Allow rules: the end of its tier drops the rest everywhere. */
+  | 'allow-only-select-all'
+  /** `types` not written: Felix reads a stored policy without them as Ingress+Egress. */
+  | 'types-missing'
+  /** Lockouts: a port the cluster needs, dropped on a HostEndpoint (for every peer: error; for some: warning). */
+  | 'kubelet-closed'
+  | 'agent-port-closed'
+  | 'apiserver-closed'
+  | 'ssh-closed'
   | 'donottrack-all-interfaces'
   | 'selects-nothing'
   | 'failsafe-disabled'
@@ -37,7 +50,41 @@ export interface LintInput {
   readonly hostEndpoints: readonly HostEndpoint[];
   readonly explanations: readonly HostEndpointExplanation[];
   readonly failsafe: Failsafe;
+  /** The enforced model (felix.ts): with it, lint also checks the lockout ports packet by packet. */
+  readonly model?: PolicyModel;
+  /** The agent's metrics/health port (config server.port); default 9808. */
+  readonly agentPort?: number;
+  /**
+   * HostEndpoints whose interface carries the cluster's own traffic (the default-route interface, a
+   * node's only interface, an all-interfaces HEP): a lockout port closed for every peer there is an
+   * error; elsewhere a warning (the cluster may reach the node through another interface).
+   */
+  readonly clusterFacing?: ReadonlySet<string>;
 }
+
+/** The ports whose loss cuts a node off from its cluster, checked on every HostEndpoint examined. */
+export interface LockoutPort {
+  readonly code: 'kubelet-closed' | 'agent-port-closed' | 'apiserver-closed' | 'ssh-closed';
+  readonly direction: 'ingress' | 'egress';
+  readonly port: number;
+  readonly what: string;
+  /** What breaks when it is dropped. */
+  readonly consequence: string;
+  /** Dropped for every peer: error (true) or warning. */
+  readonly errorWhenClosed: boolean;
+}
+
+export function lockoutPorts(agentPort: number = DEFAULT_AGENT_PORT): LockoutPort[] {
+  return [
+    { code: 'kubelet-closed', direction: 'ingress', port: 10250, what: 'the kubelet', consequence: 'the API server loses logs, exec, port-forward and metrics from this node', errorWhenClosed: true },
+    { code: 'agent-port-closed', direction: 'ingress', port: agentPort, what: "this agent's metrics and health port (server.port)", consequence: 'Prometheus and the readiness checks of other tools lose the agent', errorWhenClosed: true },
+    { code: 'apiserver-closed', direction: 'ingress', port: 6443, what: 'the Kubernetes API server', consequence: 'if this node runs the API server, the cluster loses it', errorWhenClosed: false },
+    { code: 'apiserver-closed', direction: 'egress', port: 6443, what: 'the Kubernetes API server (egress)', consequence: 'the kubelet, kube-proxy and calico-node on this node lose the API server: the node goes NotReady', errorWhenClosed: true },
+    { code: 'ssh-closed', direction: 'ingress', port: 22, what: 'SSH', consequence: 'nobody can log in to repair the node', errorWhenClosed: true },
+  ];
+}
+
+const DEFAULT_AGENT_PORT = 9808;
 
 const err = (code: FindingCode, message: string, extra: { policy?: string; hostEndpoint?: string; calicoSource?: string } = {}): Finding => ({ severity: 'error', code, message, ...extra });
 const warn = (code: FindingCode, message: string, extra: { policy?: string; hostEndpoint?: string } = {}): Finding => ({ severity: 'warning', code, message, ...extra });
@@ -78,6 +125,10 @@ function rejectionFinding(p: Policy, r: ValidationProblem): Finding {
   });
 }
 
+function hasPassOrDeny(p: Policy): boolean {
+  return (['ingress', 'egress'] as const).some((d) => rulesFor(p, d).some((r) => r.action === 'Deny' || r.action === 'Pass'));
+}
+
 function hasDeny(p: Policy): boolean {
   return [...p.ingress, ...p.egress].some((r) => r.action === 'Deny');
 }
@@ -111,11 +162,42 @@ export function lint(input: LintInput): Finding[] {
       findings.push(...rejections.map((r) => rejectionFinding(p, r)));
       continue;
     }
-    const workloadOnly = p.namespaceSelector.trim() !== '' || p.serviceAccountSelector.trim() !== '';
-    if (p.selector.isAll() && !workloadOnly && hasDeny(p)) {
-      const scope = p.preDNAT || p.doNotTrack ? 'every HostEndpoint in the cluster' : 'every HostEndpoint and every workload endpoint (every pod) in the cluster';
+    // What Felix selects (felix-selector.ts): a namespaceSelector/serviceAccountSelector true on absent
+    // labels (`!has(x)`, `x != "v"`) still selects every HEP; `all()` in them (or in the selector, once
+    // they are set) restricts the policy to workloads.
+    const selectsEveryHep = p.selector.isAll() && (p.felixSelector?.matches({}) ?? false);
+    const hasWorkloadScope = p.namespaceSelector.trim() !== '' || p.serviceAccountSelector.trim() !== '';
+    const workloadOnly = hasWorkloadScope && !(p.felixSelector?.matches({}) ?? false);
+    const scope = p.preDNAT || p.doNotTrack
+      ? 'every HostEndpoint in the cluster'
+      : hasWorkloadScope
+        ? `every HostEndpoint in the cluster (its namespaceSelector/serviceAccountSelector "${p.felixSelectorText}" is true for endpoints without namespace labels) and the workloads it lets through`
+        : 'every HostEndpoint and every workload endpoint (every pod) in the cluster';
+    if (selectsEveryHep && hasDeny(p)) {
       findings.push(
         err('deny-all-endpoints', `policy ${p.name}: has Deny rules and no selector, so it selects ${scope}; give it a selector (e.g. the one of the policy it backs up)`, { policy: p.name }),
+      );
+    } else if (selectsEveryHep && !p.preDNAT && !p.doNotTrack && !hasPassOrDeny(p) && (input.model?.tiers.get(p.tier)?.defaultAction ?? 'Deny') === 'Deny') {
+      const dirs = (['ingress', 'egress'] as const).filter((d) => governs(p, d));
+      findings.push(
+        err(
+          'allow-only-select-all',
+          `policy ${p.name}: no selector and only Allow rules, so it selects ${scope} and, at the end of tier ${p.tier}, drops all other ${dirs.join(' and ')} on every one of them; give it a selector`,
+          { policy: p.name },
+        ),
+      );
+    }
+    // Only a normal policy without rules for one direction differs: preDNAT is ingress-only anyway and
+    // doNotTrack tiers end with Pass.
+    if (p.typesWritten.length === 0 && !p.preDNAT && !p.doNotTrack && (p.ingress.length === 0 || p.egress.length === 0)) {
+      const apiserver = p.egress.length > 0 ? 'Egress' : 'Ingress';
+      const missing = p.egress.length > 0 ? 'ingress' : 'egress';
+      findings.push(
+        warn(
+          'types-missing',
+          `policy ${p.name}: spec.types is not set: the Calico API server would store [${apiserver}], but stored without types (native v3 CRDs on Kubernetes < 1.36) Felix applies it to Ingress AND Egress, so all ${missing} of the HostEndpoints it selects meets the end of tier ${p.tier}; write types explicitly (felix/calc/policy_sorter.go)`,
+          { policy: p.name },
+        ),
       );
     }
     const selected = hostEndpoints.filter((h) => selectsLabels(p, h.metadata.labels ?? {}));
@@ -168,6 +250,8 @@ export function lint(input: LintInput): Finding[] {
     }
   }
 
+  if (input.model !== undefined) findings.push(...lockoutFindings(input.model, hostEndpoints, failsafe, input.agentPort, input.clusterFacing));
+
   for (const [dir, ports, field] of [
     ['ingress', failsafe.inbound, 'failsafeInboundHostPorts'],
     ['egress', failsafe.outbound, 'failsafeOutboundHostPorts'],
@@ -182,3 +266,44 @@ export function lint(input: LintInput): Finding[] {
   return findings;
 }
 
+
+/**
+ * The lockout ports, packet by packet through the Felix model (packet.ts), from any peer: closed for
+ * every peer is an error (a warning for the API server's ingress port, which only matters where it
+ * runs); open only to some peers (rules with source criteria) is a warning naming what closes it and
+ * what still lets traffic through.
+ */
+export function lockoutFindings(model: PolicyModel, heps: readonly HostEndpoint[], failsafe: Failsafe, agentPort?: number, clusterFacing?: ReadonlySet<string>): Finding[] {
+  const out: Finding[] = [];
+  for (const h of heps) {
+    const pipeline = hostEndpointPipeline(h, model);
+    for (const lp of lockoutPorts(agentPort)) {
+      const v = packetVerdict(pipeline, { direction: lp.direction, path: 'host', protocol: 'tcp', port: lp.port }, heps, failsafe);
+      if (v.verdict === 'allow' || v.verdict === 'undecided') continue;
+      const drops = v.outcomes.filter((o) => o.verdict === 'drop');
+      // No policy at all in this direction: the no-policy finding already says only failsafe ports stay open.
+      if (pipeline[lp.direction].normal.length === 0 && drops.every((o) => o.cause.kind === 'no-profile-allowed')) continue;
+      const allows = v.outcomes.filter((o) => o.verdict === 'allow');
+      const closer = drops.map((o) => describeCause(o.cause)).join('; or ');
+      const policies = [...new Set(drops.flatMap((o) => (o.cause.kind === 'rule' ? [o.cause.ref.policy] : o.cause.kind === 'end-of-tier' ? o.cause.policies : [])))];
+      const at = { hostEndpoint: h.metadata.name, ...(policies.length === 1 ? { policy: policies[0]! } : {}) };
+      const what = `HostEndpoint ${h.metadata.name}: TCP ${lp.port} ${lp.direction} (${lp.what})`;
+      if (v.verdict === 'drop') {
+        const facing = clusterFacing?.has(h.metadata.name) ?? false;
+        const where = facing ? '' : ` If the cluster reaches the node through another interface, that is intended here; otherwise`;
+        const text = `${what} is dropped for every peer by ${closer}.${where} ${facing ? lp.consequence[0]!.toUpperCase() + lp.consequence.slice(1) : lp.consequence}; it is not a failsafe port here (${failsafe.source})`;
+        out.push(lp.errorWhenClosed && facing ? err(lp.code, text, at) : warn(lp.code, text, at));
+      } else {
+        const open = [...new Set(allows.map((o) => (o.cause.kind === 'rule' ? `${o.cause.ref.policy} ${o.cause.ref.direction} rule ${o.cause.ref.index + 1} (${summarizeRule(o.cause.ref.rule)})` : describeCause(o.cause))))];
+        out.push(
+          warn(
+            lp.code,
+            `${what} is closed by ${closer}, except for the peers these rules allow: ${open.join(', ')}; make sure everything that needs it is among them (otherwise ${lp.consequence})`,
+            at,
+          ),
+        );
+      }
+    }
+  }
+  return out;
+}

@@ -45,7 +45,7 @@ describe('documents', () => {
   it('reads a bare sequence, --- documents and Lists, and notes what it ignores', async () => {
     assert.deepEqual((await load('guide-http-https.yaml')).policies.map((p) => p.name), ['allow-http-https-traffic-only', 'drop-other-ingress']);
     const fixed = await load('fixed-http-https.yaml');
-    assert.equal(fixed.policies.length, 3);
+    assert.equal(fixed.policies.length, 4);
     assert.match(fixed.notes.join('\n'), /ConfigMap not-a-policy is not a GlobalNetworkPolicy; ignored/);
     const list = parsePolicyText('kind: GlobalNetworkPolicyList\nitems:\n- kind: GlobalNetworkPolicy\n  metadata: {name: a}\n  spec: {}\n- kind: Tier\n  metadata: {name: t1}\n  spec: {order: 5}\n', 'list.yaml');
     assert.deepEqual(list.policies.map((p) => p.name), ['a']);
@@ -205,9 +205,9 @@ describe('lint on crafted bad policies', () => {
     delete (noIps.spec as { expectedIPs?: unknown }).expectedIPs;
     const { findings } = analyse(
       [
-        gnp('typo', { selector: 'role == "wrker"', ingress: [{ action: 'Allow' }] }),
-        gnp('pods', { selector: 'app == "x"', namespaceSelector: 'name == "prod"', ingress: [{ action: 'Deny' }] }),
-        gnp('from-db', { selector: 'role == "w"', ingress: [{ action: 'Allow', source: { selector: 'role == "db"' } }] }),
+        gnp('typo', { selector: 'role == "wrker"', types: ['Ingress'], ingress: [{ action: 'Allow' }] }),
+        gnp('pods', { selector: 'app == "x"', namespaceSelector: 'name == "prod"', types: ['Ingress'], ingress: [{ action: 'Deny' }] }),
+        gnp('from-db', { selector: 'role == "w"', types: ['Ingress'], ingress: [{ action: 'Allow', source: { selector: 'role == "db"' } }] }),
       ],
       [h, noIps],
     );
@@ -219,7 +219,7 @@ describe('lint on crafted bad policies', () => {
     const fs = failsafeFrom([{ metadata: { name: 'default' }, spec: { failsafeInboundHostPorts: [] } }]);
     assert.deepEqual(fs.inbound, []);
     assert.equal(fs.outbound.length, 9);
-    const { findings } = analyse([gnp('ssh', { selector: 'role == "w"', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] })], [h], fs);
+    const { findings } = analyse([gnp('ssh', { selector: 'role == "w"', types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] })], [h], fs);
     assert.deepEqual(codes(findings), ['error:failsafe-disabled']);
     assert.match(findings[0]!.message, /failsafeInboundHostPorts is empty \(FelixConfiguration default\).*SSH included/);
     assert.deepEqual(analyse([], [h], fs).findings, [], 'a default-allow HEP with no policy is not at risk');
