@@ -136,3 +136,54 @@ describe('rejected policies are not treated as enforced', () => {
     assert.ok(findings.some((f) => f.code === 'invalid-label' && f.hostEndpoint === 'h1'));
   });
 });
+
+// Lockout lints: [what, Calico source, policies, HEP profiles, failsafe, cluster-facing, expected "severity:code" findings of these codes]
+const LOCKOUT_CODES = new Set(['kubelet-closed', 'agent-port-closed', 'apiserver-closed', 'ssh-closed', 'allow-only-select-all', 'deny-all-endpoints', 'types-missing']);
+const P = (name: string, spec: Spec) => parsePolicy(obj({ types: ['Ingress'], ...spec }, name), 'test');
+const emptied = { inbound: [], outbound: [], source: 'FelixConfiguration default' };
+const LOCKOUTS: ReadonlyArray<readonly [string, string, Policy[], string[], typeof DEFAULT_FAILSAFE, boolean, string[]]> = [
+  ['deny-all on the uplink closes kubelet and the agent port', 'felix/rules/endpoints.go (Deny), felix/config/config_params.go (10250, 9808 not failsafe)',
+    [P('deny', { selector: 'role == "edge"', ingress: [{ action: 'Deny' }] })], [], DEFAULT_FAILSAFE, true, ['error:agent-port-closed', 'error:kubelet-closed']],
+  ['the same off the cluster-facing interface: warnings', 'felix/dataplane/linux/endpoint_mgr.go (per-interface HEP)',
+    [P('deny', { selector: 'role == "edge"', ingress: [{ action: 'Deny' }] })], [], DEFAULT_FAILSAFE, false, ['warning:agent-port-closed', 'warning:kubelet-closed']],
+  ['kubelet open to the cluster net only: warnings naming the allow', 'felix/rules/rule_defs.go (source nets)',
+    [P('keep', { selector: 'role == "edge"', order: 1, ingress: [{ action: 'Allow', protocol: 'TCP', source: { nets: ['10.0.0.0/8'] }, destination: { ports: [10250, 9808] } }] }), P('deny', { selector: 'role == "edge"', order: 2, ingress: [{ action: 'Deny' }] })],
+    [], DEFAULT_FAILSAFE, true, ['warning:agent-port-closed', 'warning:kubelet-closed']],
+  ['kubelet and agent allowed for every peer: nothing', 'felix/rules/endpoints.go',
+    [P('keep', { selector: 'role == "edge"', order: 1, ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [10250, 9808] } }] }), P('deny', { selector: 'role == "edge"', order: 2, ingress: [{ action: 'Deny' }] })], [], DEFAULT_FAILSAFE, true, []],
+  ['SSH and the API server when the failsafe lists were emptied', 'felix/config/config_params.go (FailsafeInboundHostPorts), felix/rules/static.go',
+    [P('web', { selector: 'role == "edge"', types: ['Ingress', 'Egress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [10250, 9808] } }], egress: [{ action: 'Allow', protocol: 'UDP', destination: { ports: [53] } }] })],
+    [], emptied, true, ['error:apiserver-closed', 'error:ssh-closed', 'warning:apiserver-closed']],
+  ['a selector-less normal policy with only Allow rules', 'felix/rules/endpoints.go (end of tier drop), felix/calc (empty selector = all())',
+    [P('open-web', { ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80] } }] })], ['projectcalico-default-allow'], DEFAULT_FAILSAFE, true, ['error:agent-port-closed', 'error:allow-only-select-all', 'error:kubelet-closed']],
+  ['the same in a tier whose default action is Pass: no lockout', 'api/pkg/apis/projectcalico/v3/tier.go (defaultAction Pass)',
+    [P('open-web', { tier: 'kube-admin', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80] } }] })], ['projectcalico-default-allow'], DEFAULT_FAILSAFE, true, []],
+  ['deny-all through a namespaceSelector true on absent labels (!has(x)): still every HEP', 'libcalico-go/lib/backend/syncersv1/updateprocessors/globalnetworkpolicyprocessor.go (prefix pcns., all() rewrite)',
+    [P('deny', { namespaceSelector: '!has(team)', ingress: [{ action: 'Deny', protocol: 'TCP', destination: { ports: [25] } }, { action: 'Allow' }] })], [], DEFAULT_FAILSAFE, true, ['error:deny-all-endpoints']],
+  ['a namespaceSelector all(): workloads only, no HEP lint', 'libcalico-go/lib/backend/syncersv1/updateprocessors/globalnetworkpolicyprocessor.go',
+    [P('deny', { namespaceSelector: 'all()', ingress: [{ action: 'Deny' }] })], ['projectcalico-default-allow'], DEFAULT_FAILSAFE, true, []],
+  ['types not written on an ingress-only normal policy', 'felix/calc/policy_sorter.go (no types = Ingress and Egress)',
+    [parsePolicy(obj({ selector: 'role == "edge"', ingress: [{ action: 'Allow' }] }, 'untyped'), 'test', { types: 'felix' })], [], DEFAULT_FAILSAFE, true, ['warning:types-missing']],
+];
+
+describe('lockout lint (through the Felix model)', () => {
+  for (const [what, source, policies, profiles, failsafe, facing, expected] of LOCKOUTS) {
+    it(`${what}  [${source}]`, () => {
+      const h: HostEndpoint = { ...hep('n1-eth0', { role: 'edge' }), spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['192.0.2.1'], profiles } };
+      const model = buildPolicyModel(acceptedPolicies(policies), []);
+      const explanations = [explainHostEndpoint(h, model)];
+      const findings = lint({ policies, hostEndpoints: [h], explanations, failsafe, model, clusterFacing: new Set(facing ? ['n1-eth0'] : []) });
+      assert.deepEqual(findings.filter((f) => LOCKOUT_CODES.has(f.code)).map((f) => `${f.severity}:${f.code}`).sort(), expected, JSON.stringify(findings.map((f) => f.message), null, 1));
+    });
+  }
+
+  it('uses the configured agent port and names the closing policy', () => {
+    const policies = [P('deny', { selector: 'role == "edge"', ingress: [{ action: 'Deny' }] })];
+    const h = hep('n1-eth0', { role: 'edge' });
+    const model = buildPolicyModel(policies, []);
+    const findings = lint({ policies, hostEndpoints: [h], explanations: [explainHostEndpoint(h, model)], failsafe: DEFAULT_FAILSAFE, model, agentPort: 9100, clusterFacing: new Set(['n1-eth0']) });
+    const f = findings.find((x) => x.code === 'agent-port-closed')!;
+    assert.match(f.message, /TCP 9100 ingress .* dropped for every peer by policy deny \(tier default\) ingress rule 1/);
+    assert.equal(f.policy, 'deny');
+  });
+});
