@@ -74,7 +74,7 @@ describe('explain with policy files and desired HostEndpoints', () => {
     assert.equal(report.kind, 'PolicyExplanation');
     assert.equal(report.hostEndpointSource, 'desired');
     assert.deepEqual(report.policySources, [GUIDE]);
-    assert.deepEqual(Object.keys(report).sort(), ['apiVersion', 'failsafe', 'findings', 'governance', 'hostEndpointSource', 'hostEndpoints', 'kind', 'notes', 'policies', 'policySources', 'summary', 'tiers']);
+    assert.deepEqual(Object.keys(report).sort(), ['apiVersion', 'failsafe', 'findings', 'governance', 'hostEndpointSource', 'hostEndpoints', 'kind', 'notes', 'policies', 'policySources', 'staged', 'summary', 'tiers']);
     assert.deepEqual(report.policies.map((p) => [p.name, p.order, p.preDNAT, p.applyOnForward, p.selects]), [
       ['allow-http-https-traffic-only', 10, true, true, ['master1-em4']],
       ['drop-other-ingress', 20, true, true, ['master1-em4', 'master1-eth0']],
@@ -128,6 +128,43 @@ describe('explain with policy files and desired HostEndpoints', () => {
     const report = json(r.stdout);
     assert.deepEqual(report.failsafe.inbound, []);
     assert.deepEqual([...new Set(report.findings.map((f) => f.code))].sort(), ['failsafe-disabled', 'no-policy', 'prednat-egress', 'prednat-without-applyonforward']);
+  });
+});
+
+describe('explain on the shipped examples (deploy/examples, deploy/config.example.yaml)', () => {
+  const EXAMPLES = new URL('../../deploy/examples/', import.meta.url).pathname;
+  const CONFIG = new URL('../../deploy/config.example.yaml', import.meta.url).pathname;
+  const uplink: NetInterface[] = [iface('eth0', ['10.0.0.5/24'], { hasDefaultRoute: true })];
+  const argv = (policies: string[]) => [...policies.flatMap((p) => ['--policies', p]), '--config', CONFIG, '--node', 'master1', '--node-labels', 'node-role.kubernetes.io/control-plane=', '-o', 'json'];
+
+  it('no errors; names what the deny closes on the uplink and what stays open to the cluster', async () => {
+    const r = await run(argv([EXAMPLES]), { interfaces: uplink });
+    const report = json(r.stdout);
+    assert.equal(r.code, 0, JSON.stringify(report.findings, null, 1));
+    assert.deepEqual(report.policies.map((p) => p.name), ['prednat-nodeports-external', 'allow-http-https-external', 'allow-cluster-node-ports-external', 'deny-other-ingress-external']);
+    const closes = report.findings.filter((f) => f.hostEndpoint === 'master1-eth0').map((f) => `${f.severity} ${f.code} ${f.policy}`);
+    assert.deepEqual(closes.sort(), ['warning agent-port-closed deny-other-ingress-external', 'warning kubelet-closed deny-other-ingress-external']);
+    assert.match(report.findings[0]!.message, /except for the peers these rules allow: allow-cluster-node-ports-external ingress rule 1/);
+  });
+
+  it('without allow-cluster-node-ports-external the uplink loses the kubelet and the agent: errors', async () => {
+    const files = ['allow-http-https-external.yaml', 'deny-other-ingress-external.yaml', 'prednat-nodeports-external.yaml'].map((f) => join(EXAMPLES, f));
+    const r = await run(argv(files), { interfaces: uplink });
+    assert.equal(r.code, 1);
+    assert.deepEqual(json(r.stdout).findings.filter((f) => f.severity === 'error').map((f) => f.code).sort(), ['agent-port-closed', 'kubelet-closed']);
+  });
+
+  it('staged first: the deny as a StagedGlobalNetworkPolicy is not enforced, and explain says what enforcing it would close', async () => {
+    const staged = join(dir, 'staged-deny.yaml');
+    await writeFile(staged, (await readFile(join(EXAMPLES, 'deny-other-ingress-external.yaml'), 'utf8')).replace('kind: GlobalNetworkPolicy', 'kind: StagedGlobalNetworkPolicy'));
+    const r = await run(argv([join(EXAMPLES, 'prednat-nodeports-external.yaml'), staged]), { interfaces: uplink });
+    const report = json(r.stdout);
+    const eth0 = report.hostEndpoints.find((h) => h.name === 'master1-eth0')!;
+    assert.deepEqual(eth0.ingress.policies.map((p) => p.name), ['prednat-nodeports-external'], 'staged: not enforced');
+    const [s] = report.staged;
+    assert.equal(s!.name, 'deny-other-ingress-external');
+    assert.deepEqual(s!.changes.map((c) => [c.hostEndpoint, c.change, c.direction, c.path]), [['master1-eth0', 'newly-dropped', 'ingress', 'host']]);
+    assert.deepEqual(s!.lockouts.map((f) => `${f.severity} ${f.code}`).sort(), ['error agent-port-closed', 'error kubelet-closed']);
   });
 });
 

@@ -18,7 +18,9 @@ import { managedSelector } from '../../core/labels.ts';
 import type { HostEndpoint, NetInterface } from '../../core/model.ts';
 import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/ownership.ts';
 import { governInterfaces, interfacesFromHostEndpoints, type HostInterface, type NodeGovernance } from '../../core/policy/governance.ts';
+import { stagedEffects, type StagedEffect } from '../../core/policy/staged.ts';
 import {
+  policyRejections,
   acceptedPolicies,
   buildPolicyModel,
   collectObjects,
@@ -94,6 +96,8 @@ export interface ExplainReport {
     readonly types: readonly string[];
     /** Calico's API rejects it (see findings): not enforced, not evaluated. */
     readonly rejected: boolean;
+    /** `GlobalNetworkPolicy` or `StagedGlobalNetworkPolicy` (never enforced; see `staged`). */
+    readonly kind: string;
     readonly ingress: ReturnType<typeof ruleSummary>[];
     readonly egress: ReturnType<typeof ruleSummary>[];
     readonly selects: readonly string[];
@@ -101,6 +105,8 @@ export interface ExplainReport {
   readonly hostEndpoints: readonly HostEndpointExplanation[];
   /** Per node: which HostEndpoint Felix uses for each interface, and why (governance.ts). */
   readonly governance: readonly NodeGovernance[];
+  /** StagedGlobalNetworkPolicies: what enforcing each would change (staged.ts). */
+  readonly staged: readonly StagedEffect[];
   readonly findings: readonly Finding[];
   readonly notes: readonly string[];
   readonly summary: { readonly hostEndpoints: number; readonly policies: number; readonly errors: number; readonly warnings: number };
@@ -127,12 +133,20 @@ export function buildReport(input: {
   // policies never enforce either (buildPolicyModel leaves them out).
   const model = buildPolicyModel(acceptedPolicies(docs.policies), docs.tiers);
   const enforced = model.policies;
-  const enforcedNames = new Set(enforced.map((p) => p.name));
+  const enforcedSet = new Set(enforced);
   const heps = [...input.hostEndpoints].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
   const explanations = heps.map((h) => explainHostEndpoint(h, model));
   const nodes = [...new Set(heps.map((h) => h.spec.node))].sort();
   const governance = nodes.map((n) => governInterfaces(n, input.interfaces?.get(n) ?? interfacesFromHostEndpoints(n, heps), heps, enforced));
   const clusterFacing = clusterFacingHostEndpoints(governance, input.defaultRouteInterfaces);
+  const staged = stagedEffects({
+    policies: docs.policies,
+    tiers: docs.tiers,
+    hostEndpoints: heps,
+    failsafe: input.failsafe,
+    clusterFacing,
+    ...(input.agentPort !== undefined ? { agentPort: input.agentPort } : {}),
+  });
   const findings = lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe: input.failsafe, model, clusterFacing, ...(input.agentPort !== undefined ? { agentPort: input.agentPort } : {}) });
   const notes = [...docs.notes];
   const usedTiers = [...new Set(sorted.map((p) => p.tier))].map((t) => table.get(t)!);
@@ -154,13 +168,15 @@ export function buildReport(input: {
       applyOnForward: p.applyOnForward,
       doNotTrack: p.doNotTrack,
       types: p.types,
-      rejected: !enforcedNames.has(p.name),
+      rejected: policyRejections(p).length > 0,
+      kind: p.kind,
       ingress: p.ingress.map(ruleSummary),
       egress: p.egress.map(ruleSummary),
-      selects: enforcedNames.has(p.name) ? heps.filter((h) => selectsLabels(p, h.metadata.labels ?? {})).map((h) => h.metadata.name) : [],
+      selects: enforcedSet.has(p) ? heps.filter((h) => selectsLabels(p, h.metadata.labels ?? {})).map((h) => h.metadata.name) : [],
     })),
     hostEndpoints: explanations,
     governance,
+    staged,
     findings,
     notes,
     summary: {
@@ -211,6 +227,27 @@ function renderDirection(name: string, d: DirectionExplanation): string[] {
   return lines;
 }
 
+function renderStaged(staged: readonly StagedEffect[]): string[] {
+  const lines = ['StagedGlobalNetworkPolicies (never enforced): what enforcing each would change:'];
+  for (const s of staged) {
+    const what = s.stagedAction === 'Delete' ? `would delete GlobalNetworkPolicy ${s.name}` : s.replaces !== undefined ? `would replace GlobalNetworkPolicy ${s.name}` : 'would create a new GlobalNetworkPolicy';
+    lines.push(`  ${s.name} (stagedAction ${s.stagedAction}): ${what}; selects ${s.selects.join(', ') || 'none of the HostEndpoints examined'}`);
+    if (s.rejections.length > 0) {
+      lines.push(`    rejected by Calico's API, so enforcing it would fail: ${s.rejections.map((r) => r.message).join('; ')}`);
+      continue;
+    }
+    if (s.stagedAction === 'Learn' || s.stagedAction === 'Ignore') {
+      lines.push('    changes nothing when enforced');
+      continue;
+    }
+    if (s.changes.length === 0) lines.push('    no change to what the HostEndpoints examined let through');
+    for (const c of s.changes) lines.push(`    ${c.change === 'newly-dropped' ? 'DROPS' : 'ALLOWS'} on ${c.hostEndpoint}: ${c.text}`);
+    for (const f of s.lockouts) lines.push(`    ${f.severity} ${f.code}: ${f.message}`);
+    for (const r of s.resolves) lines.push(`    resolves ${r}`);
+  }
+  return lines;
+}
+
 function renderGovernance(g: NodeGovernance): string[] {
   const lines = [`Which HostEndpoint Felix uses on node ${g.node} (felix endpoint_mgr.go: by interface name or expectedIPs, alphabetically first; * only where none claims):`];
   if (g.interfaces.length === 0) lines.push('  (no interfaces known)');
@@ -247,7 +284,8 @@ export function renderText(r: ExplainReport): string {
   for (const g of r.governance) lines.push(...renderGovernance(g), '');
   const rejected = r.policies.filter((p) => p.rejected).map((p) => p.name);
   if (rejected.length > 0) lines.push(`Rejected by Calico's API, so never enforced and left out above: ${rejected.join(', ')}`, '');
-  const unused = r.policies.filter((p) => p.selects.length === 0 && !p.rejected).map((p) => p.name);
+  if (r.staged.length > 0) lines.push(...renderStaged(r.staged), '');
+  const unused = r.policies.filter((p) => p.selects.length === 0 && !p.rejected && p.kind === 'GlobalNetworkPolicy').map((p) => p.name);
   if (unused.length > 0) lines.push(`Policies selecting none of these HostEndpoints: ${unused.join(', ')}`, '');
   if (r.findings.length > 0) {
     lines.push('Findings:');
@@ -297,11 +335,12 @@ async function readPolicyFiles(files: readonly string[], docs: PolicyDocuments):
 
 /** Files win over the cluster for a policy of the same name. */
 function mergeDocs(files: PolicyDocuments, cluster: PolicyDocuments): PolicyDocuments {
-  const fileNames = new Set(files.policies.map((p) => p.name));
+  const key = (p: Policy) => `${p.kind}/${p.name}`;
+  const fileNames = new Set(files.policies.map(key));
   const notes = [...cluster.notes, ...files.notes];
   const policies: Policy[] = [...files.policies];
   for (const p of cluster.policies) {
-    if (fileNames.has(p.name)) notes.push(`policy ${p.name}: the file's version replaces the cluster's`);
+    if (fileNames.has(key(p))) notes.push(`${p.kind === 'GlobalNetworkPolicy' ? 'policy' : p.kind} ${p.name}: the file's version replaces the cluster's`);
     else policies.push(p);
   }
   const tierNames = new Set(files.tiers.map((t) => t.name));
@@ -404,16 +443,20 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       kc = await requireKubeConfig({ file: values.kubeconfig, env: io.env });
       const calico = chooseCalicoApi(await servedGroupVersions(kc, NO_OBSERVER), config.apiGroup);
       const api = new CalicoPolicyApi(kc, calico, NO_OBSERVER);
-      const felixNames = allNodes ? ['default'] : ['default', `node.${nodeName}`];
-      const [gnps, tiers, ...felix] = await Promise.all([
+      // Every FelixConfiguration: node.<name>, selector-scoped ones (nodeSelector, 3.32.1) and default.
+      const [gnps, staged, tiers, felix] = await Promise.all([
         api.listGlobalNetworkPolicies(),
+        api.listAll('stagedglobalnetworkpolicies', 'StagedGlobalNetworkPolicy'),
         api.listTiers(),
-        ...felixNames.map((n) => api.getFelixConfiguration(n)),
+        api.listAll('felixconfigurations', 'FelixConfiguration'),
       ]);
-      const cluster = collectObjects(gnps.items, 'cluster');
+      // Stored objects: a policy without types is Ingress+Egress for Felix (policy_sorter.go).
+      const cluster = collectObjects(gnps.items, 'cluster', undefined, { types: 'felix' });
+      if (staged === undefined) cluster.notes.push('the cluster serves no StagedGlobalNetworkPolicies');
+      else collectObjects(staged, 'cluster', cluster, { types: 'felix' });
       if (tiers === undefined) cluster.notes.push('the cluster serves no Tier objects: using Calico\'s built-in tier orders (default 1000000, kube-admin 1000, kube-baseline 10000000)');
       else collectObjects(tiers, 'cluster', cluster);
-      for (const f of felix) if (f !== undefined) cluster.felixConfigurations.push(f);
+      for (const f of felix ?? []) cluster.felixConfigurations.push(f);
       docs = mergeDocs(fileDocs, cluster);
       sources.push(`cluster (${calico.group}/${calico.version})`);
       const heps = new HostEndpointApi(kc, calico, NO_OBSERVER);
@@ -422,12 +465,15 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     }
 
     let hostEndpoints: HostEndpoint[];
+    let nodeLabels: Readonly<Record<string, string>> | undefined;
+    if (clusterHeps !== undefined && !allNodes && kc !== undefined) nodeLabels = (await readNodeFacts(kc, nodeName))?.labels;
     const interfaces = new Map<string, HostInterface[]>();
     const defaultRoutes = new Map<string, Set<string>>();
     if (clusterHeps !== undefined) hostEndpoints = clusterHeps;
     else {
       if (kc === undefined && values['node-labels'] === undefined) kc = await findKubeConfig({ file: values.kubeconfig, env: io.env });
       const [discovered, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFacts(nodeName, values['node-labels'], kc, io)]);
+      nodeLabels = node.labels;
       const state = desiredStateBuilder(config)(node, discovered);
       for (const w of state.warnings) io.stderr.write(`warning: ${w}\n`);
       hostEndpoints = [...state.hostEndpoints, ...otherHeps];
@@ -436,7 +482,8 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       defaultRoutes.set(nodeName, new Set(discovered.filter((i) => i.hasDefaultRoute).map((i) => i.name)));
     }
 
-    const failsafe = failsafeFrom(docs.felixConfigurations, allNodes ? undefined : nodeName);
+    // Per-host, then selector-scoped (by the Node's labels), then default (failsafe.ts).
+    const failsafe = failsafeFrom(docs.felixConfigurations, allNodes ? undefined : { name: nodeName, labels: nodeLabels });
     const report = buildReport({
       hostEndpoints,
       hostEndpointSource: clusterHeps !== undefined ? 'cluster' : 'desired',

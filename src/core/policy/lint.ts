@@ -162,6 +162,8 @@ export function lint(input: LintInput): Finding[] {
       findings.push(...rejections.map((r) => rejectionFinding(p, r)));
       continue;
     }
+    // A staged policy enforces nothing; what it would change if enforced is staged.ts's report.
+    if (p.kind.startsWith('Staged')) continue;
     // What Felix selects (felix-selector.ts): a namespaceSelector/serviceAccountSelector true on absent
     // labels (`!has(x)`, `x != "v"`) still selects every HEP; `all()` in them (or in the selector, once
     // they are set) restricts the policy to workloads.
