@@ -168,6 +168,63 @@ describe('explain on the shipped examples (deploy/examples, deploy/config.exampl
   });
 });
 
+describe('explain --packet: "will SSH from the bastion still work?"', () => {
+  let files: string[];
+  before(async () => {
+    const ssh = join(dir, 'ssh.yaml');
+    await writeFile(
+      ssh,
+      [
+        'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: ssh-from-bastion}\nspec:\n  order: 10\n  selector: type == "external"\n  types: [Ingress]\n  ingress:\n  - {action: Allow, protocol: TCP, source: {nets: [10.9.9.9/32]}, destination: {ports: [22]}}\n  - {action: Allow, protocol: TCP, source: {selector: role == "bastion"}, destination: {ports: [22]}}\n  - {action: Deny}',
+        'apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {failsafeInboundHostPorts: []}',
+      ].join('\n---\n'),
+    );
+    files = ['--policies', ssh, '--config', configFile, '--node', 'master1', '--node-labels', 'role=master'];
+  });
+  const ask = (extra: string[]) => run([...files, '--packet', '--interface', 'em4', ...extra]);
+
+  // [peer flags, exit code, verdict line]
+  const TABLE: [string[], number, RegExp][] = [
+    [['--port', '22', '--peer', '10.9.9.9'], 0, /Verdict: ALLOW by policy ssh-from-bastion \(tier default\) ingress rule 1 \(Allow tcp from nets 10\.9\.9\.9\/32 to ports 22\)/],
+    [['--port', '22', '--peer', '203.0.113.5'], 1, /Verdict: DROP by policy ssh-from-bastion \(tier default\) ingress rule 3 \(Deny \(everything\)\)/],
+    [['--port', '22', '--peer', '172.16.0.9', '--peer-labels', 'role=bastion'], 0, /Verdict: ALLOW by policy ssh-from-bastion .* ingress rule 2/],
+    [['--port', '22'], 3, /Verdict: DEPENDS .*\n  ALLOW if it matches: policy ssh-from-bastion .* rule 1 .*\n  ALLOW if it matches: .* rule 2 .*\n  DROP otherwise: .* rule 3/],
+    [['--port', '22', '--peer', '10.9.9.9', '--interface', 'eth0'], 1, /HostEndpoint: master1-eth0 - master1-eth0 names interface eth0\nVerdict: DROP by no policy decided and the HostEndpoint has no profile/],
+    [['--port', '443', '--peer', '10.9.9.9', '--direction', 'egress'], 1, /Verdict: DROP by no policy decided/],
+    [['--port', '22', '--peer', '10.9.9.9', '--interface', 'wg0'], 0, /HostEndpoint: \(none\) - no HostEndpoint claims wg0: Felix does not police it.*\nVerdict: ALLOW by no HostEndpoint/],
+  ];
+  for (const [flags, code, verdict] of TABLE) {
+    it(`${flags.join(' ')} -> exit ${code}`, async () => {
+      const r = await ask(flags);
+      assert.equal(r.code, code, r.stdout + r.stderr);
+      assert.match(r.stdout, verdict);
+    });
+  }
+
+  it('JSON: the verdict, every outcome and the HEP that governs the interface', async () => {
+    const r = await ask(['--port', '22', '--peer', '10.9.9.9', '-o', 'json']);
+    const a = JSON.parse(r.stdout) as { kind: string; hostEndpoint: string; verdict: string; outcomes: { verdict: string; cause: string }[] };
+    assert.deepEqual([a.kind, a.hostEndpoint, a.verdict], ['PacketVerdict', 'master1-em4', 'allow']);
+    assert.equal(a.outcomes.length, 1);
+  });
+
+  const usage: [string[], RegExp][] = [
+    [['--packet', '--port', '22'], /--packet needs --interface NAME/],
+    [['--packet', '--interface', 'em4'], /--packet with --protocol tcp needs --port/],
+    [['--packet', '--interface', 'em4', '--port', '0'], /--port: expected 1-65535/],
+    [['--packet', '--interface', 'em4', '--port', '22', '--peer', 'bastion'], /--peer: expected an IP address/],
+    [['--packet', '--interface', 'em4', '--protocol', 'gre'], /--protocol: expected tcp/],
+    [['--interface', 'em4'], /--interface describes a packet: add --packet/],
+  ];
+  for (const [flags, message] of usage) {
+    it(`exit 2: ${flags.join(' ')}`, async () => {
+      const r = await run([...files, ...flags]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, message);
+    });
+  }
+});
+
 describe('explain flags', () => {
   const cases: [string[], RegExp][] = [
     [[], /--policies FILE .* or --from-cluster/],

@@ -19,7 +19,12 @@ import type { HostEndpoint, NetInterface } from '../../core/model.ts';
 import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/ownership.ts';
 import { governInterfaces, interfacesFromHostEndpoints, type HostInterface, type NodeGovernance } from '../../core/policy/governance.ts';
 import { stagedEffects, type StagedEffect } from '../../core/policy/staged.ts';
+import { packetVerdict, protocolNumber, type Packet, type PacketVerdict } from '../../core/policy/packet.ts';
+import { canonicalIp } from '../../core/ip.ts';
 import {
+  describeCause,
+  endpointPipeline,
+  hostEndpointPipeline,
   policyRejections,
   acceptedPolicies,
   buildPolicyModel,
@@ -66,6 +71,20 @@ rejects or ignores). Exit code 1 when there are errors, 0 with warnings only.
   --node-labels k=v,...  the Node's labels for that computation (default: read from the cluster)
   --kubeconfig FILE      kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
   --output text|json     output format (default text)
+
+One packet instead of the whole report ("will SSH from the bastion still work?"):
+  --packet               the verdict for one packet and the rule, end of tier, profile or failsafe port
+                         that decides it; exit 0 allow, 1 drop, 3 depends (on what cannot be known
+                         offline: the peer's identity or port, HTTP) or left undecided by Calico
+  --interface NAME       the node's interface (the HostEndpoint Felix uses there decides)
+  --direction DIR        ingress (default: to the node) or egress (from the node)
+  --protocol P           tcp (default), udp, sctp, icmp, icmpv6, udplite or a number
+  --port N               destination port: the node's on ingress, the peer's on egress
+  --peer ADDR            the other side's address; a HostEndpoint's expectedIPs identify it, any
+                         other address is outside Calico (selectors do not match it)
+  --peer-labels k=v,...  the peer's labels, when it is a Calico endpoint not among the HEPs read
+  --local ADDR           the node's address the packet is to/from (for rules on the node's nets)
+  --forwarded            the packet is routed through the interface, not to or from the node
 
 Without --from-cluster --node/--all-nodes, the HostEndpoints are the ones this machine would get
 (with --from-cluster, next to the node's hand-written and Calico auto HEPs already in the cluster),
@@ -399,6 +418,100 @@ async function nodeFacts(name: string, labelFlag: string | undefined, kc: KubeCo
   return { name, labels: facts.labels };
 }
 
+/** `explain --packet` exit code when the verdict depends on what cannot be known offline (or Calico leaves it undecided). */
+export const EXIT_DEPENDS = 3;
+
+function packetFromFlags(values: Record<string, string | boolean | string[] | undefined>): { packet: Packet; interfaceName: string } {
+  const interfaceName = values['interface'];
+  if (typeof interfaceName !== 'string' || interfaceName === '') throw new UsageError('--packet needs --interface NAME');
+  const direction = oneOf(values['direction'] as string | undefined, ['ingress', 'egress'] as const, '--direction', 'ingress');
+  const protocol = String(values['protocol'] ?? 'tcp').toLowerCase();
+  if (protocolNumber(protocol) === undefined) throw new UsageError(`--protocol: expected tcp, udp, sctp, icmp, icmpv6, udplite or a number 1-255, got "${protocol}"`);
+  let port: number | undefined;
+  if (values['port'] !== undefined) {
+    port = Number(values['port']);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port: expected 1-65535, got "${String(values['port'])}"`);
+  } else if (['tcp', 'udp', 'sctp', '6', '17', '132'].includes(protocol)) throw new UsageError(`--packet with --protocol ${protocol} needs --port`);
+  for (const f of ['peer', 'local'] as const) {
+    const v = values[f];
+    if (v !== undefined && (typeof v !== 'string' || canonicalIp(v) === undefined)) throw new UsageError(`--${f}: expected an IP address, got "${String(v)}"`);
+  }
+  const peerLabels = typeof values['peer-labels'] === 'string' ? parseLabelList(values['peer-labels'], '--peer-labels') : undefined;
+  return {
+    interfaceName,
+    packet: {
+      direction,
+      path: values['forwarded'] === true ? 'forward' : 'host',
+      protocol,
+      port,
+      peer: values['peer'] as string | undefined,
+      local: values['local'] as string | undefined,
+      peerLabels,
+    },
+  };
+}
+
+export interface PacketAnswer {
+  readonly apiVersion: 'calico-hep-agent.io/v1alpha1';
+  readonly kind: 'PacketVerdict';
+  readonly node: string;
+  readonly interfaceName: string;
+  readonly packet: Packet;
+  /** The HEP Felix uses on the interface (undefined: none, the interface is not policed) and why. */
+  readonly hostEndpoint: string | undefined;
+  readonly governance: string;
+  readonly verdict: PacketVerdict['verdict'];
+  /** Every way the packet may end, in evaluation order; one entry when the verdict is certain. */
+  readonly outcomes: readonly { readonly verdict: string; readonly cause: string; readonly certain: boolean }[];
+  readonly failsafe: Failsafe;
+}
+
+/** `explain --packet`, pure: the interface's governing HEP (governance.ts), then the Felix model's walk for this packet (packet.ts). */
+export function buildPacketAnswer(input: {
+  hostEndpoints: readonly HostEndpoint[];
+  docs: PolicyDocuments;
+  failsafe: Failsafe;
+  interfaces: ReadonlyMap<string, readonly HostInterface[]>;
+  node: string;
+  interfaceName: string;
+  packet: Packet;
+}): PacketAnswer {
+  const model = buildPolicyModel(acceptedPolicies(input.docs.policies), input.docs.tiers);
+  const known = input.interfaces.get(input.node) ?? interfacesFromHostEndpoints(input.node, input.hostEndpoints);
+  const iface = known.find((i) => i.name === input.interfaceName) ?? { name: input.interfaceName, addresses: [] };
+  const g = governInterfaces(input.node, [iface], input.hostEndpoints, model.policies).interfaces[0]!;
+  const hep = g.governing === undefined ? undefined : input.hostEndpoints.find((h) => h.metadata.name === g.governing!.hostEndpoint);
+  const pipeline = hep === undefined ? endpointPipeline(undefined, model) : hostEndpointPipeline(hep, model);
+  const v = packetVerdict(pipeline, input.packet, input.hostEndpoints, input.failsafe);
+  return {
+    apiVersion: 'calico-hep-agent.io/v1alpha1',
+    kind: 'PacketVerdict',
+    node: input.node,
+    interfaceName: input.interfaceName,
+    packet: input.packet,
+    hostEndpoint: hep?.metadata.name,
+    governance: g.reason,
+    verdict: v.verdict,
+    outcomes: v.outcomes.map((o) => ({ verdict: o.verdict, cause: describeCause(o.cause), certain: o.certain })),
+    failsafe: input.failsafe,
+  };
+}
+
+export function renderPacket(a: PacketAnswer): string {
+  const p = a.packet;
+  const proto = `${p.protocol}${p.port !== undefined ? `/${p.port}` : ''}`;
+  const peer = p.peer !== undefined ? `${p.direction === 'ingress' ? 'from' : 'to'} ${p.peer}` : `${p.direction === 'ingress' ? 'from' : 'to'} any peer`;
+  const lines = [
+    `Packet: ${p.direction} ${proto} ${peer}${p.path === 'forward' ? `, forwarded ${p.direction === 'ingress' ? 'in through' : 'out through'}` : `, ${p.direction === 'ingress' ? 'to' : 'from'} node ${a.node} on`} ${a.interfaceName}`,
+    `HostEndpoint: ${a.hostEndpoint ?? '(none)'} - ${a.governance}`,
+  ];
+  if (a.verdict === 'depends') {
+    lines.push('Verdict: DEPENDS on what cannot be known offline (the peer\'s identity or port, HTTP); in order:');
+    a.outcomes.forEach((o, i) => lines.push(`  ${o.verdict.toUpperCase()} ${i === a.outcomes.length - 1 ? 'otherwise' : 'if it matches'}: ${o.cause}`));
+  } else lines.push(`Verdict: ${a.verdict.toUpperCase()} by ${a.outcomes[a.outcomes.length - 1]!.cause}`);
+  return `${lines.join('\n')}\n`;
+}
+
 export function makeExplain(deps: ExplainDeps = {}): Command {
   return async (argv: readonly string[], io: CliIo): Promise<number> => {
     const { values } = parseFlags(argv, {
@@ -410,6 +523,15 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       'all-nodes': { type: 'boolean' },
       'node-labels': { type: 'string' },
       output: { type: 'string', short: 'o' },
+      packet: { type: 'boolean' },
+      interface: { type: 'string' },
+      direction: { type: 'string' },
+      protocol: { type: 'string' },
+      port: { type: 'string' },
+      peer: { type: 'string' },
+      local: { type: 'string' },
+      'peer-labels': { type: 'string' },
+      forwarded: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help === true) {
@@ -422,6 +544,13 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     const allNodes = values['all-nodes'] === true;
     if (files.length === 0 && !fromCluster) throw new UsageError('give --policies FILE (repeatable) or --from-cluster');
     if (allNodes && values.node !== undefined) throw new UsageError('--node and --all-nodes cannot be combined');
+    const packet = values.packet === true ? packetFromFlags(values) : undefined;
+    if (packet !== undefined && allNodes) throw new UsageError('--packet asks about one node: give --node (or none for this machine), not --all-nodes');
+    if (packet === undefined) {
+      for (const f of ['interface', 'direction', 'protocol', 'port', 'peer', 'local', 'peer-labels', 'forwarded'] as const) {
+        if (values[f] !== undefined) throw new UsageError(`--${f} describes a packet: add --packet`);
+      }
+    }
     if (allNodes && !fromCluster) throw new UsageError('--all-nodes needs --from-cluster (the HostEndpoints of other nodes live in the cluster)');
     if (fromCluster && (values.node !== undefined || allNodes) && (values['node-labels'] !== undefined || values.config !== undefined)) {
       throw new UsageError('--node-labels and --config compute desired HostEndpoints; with --from-cluster --node/--all-nodes the cluster\'s are explained');
@@ -484,6 +613,15 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
 
     // Per-host, then selector-scoped (by the Node's labels), then default (failsafe.ts).
     const failsafe = failsafeFrom(docs.felixConfigurations, allNodes ? undefined : { name: nodeName, labels: nodeLabels });
+    if (packet !== undefined) {
+      const answer = buildPacketAnswer({ hostEndpoints, docs, failsafe, interfaces, node: nodeName, ...packet });
+      if (output === 'json') io.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+      else {
+        for (const n of docs.notes) io.stderr.write(`note: ${n}\n`);
+        io.stdout.write(renderPacket(answer));
+      }
+      return answer.verdict === 'allow' ? EXIT_OK : answer.verdict === 'drop' ? EXIT_FAILURE : EXIT_DEPENDS;
+    }
     const report = buildReport({
       hostEndpoints,
       hostEndpointSource: clusterHeps !== undefined ? 'cluster' : 'desired',
