@@ -8,7 +8,7 @@ import { observed } from '../adapters/kube/calls.ts';
 import { apiFailure } from '../adapters/kube/errors.ts';
 import { HostEndpointApi, fromWire } from '../adapters/kube/hostendpoints.ts';
 import { CalicoPolicyApi, asPolicy, type RawObject } from '../adapters/kube/policies.ts';
-import type { Config } from '../config/schema.ts';
+import { policyGuardConfig, type Config } from '../config/schema.ts';
 import { API_BACKOFF, backoffDelay } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
 import { desiredStateBuilder, type NodeFacts } from '../core/desired.ts';
@@ -17,7 +17,7 @@ import { applyGracePeriod } from '../core/grace.ts';
 import { managedSelector } from '../core/labels.ts';
 import type { HostEndpoint, NetInterface } from '../core/model.ts';
 import { isManaged } from '../core/ownership.ts';
-import { parsePolicy, unguardedHostEndpoints } from '../core/policy/index.ts';
+import { decidePolicyGuard, type PolicySnapshot } from '../core/policy/index.ts';
 import { planReconcile, type Action, type Drift, type FieldChange, type ReconcilePlan } from '../core/reconcile.ts';
 import type { Logger } from '../logger.ts';
 import type { AgentMetrics } from '../observability/metrics.ts';
@@ -78,8 +78,13 @@ export class Agent {
   #heps: HostEndpointApi | undefined;
   #hepReflector: Reflector<HostEndpoint> | undefined;
   #nodeReflector: Reflector<V1Node> | undefined;
-  /** GlobalNetworkPolicies, watched only with `requirePolicy` (the lockout guard). */
+  /**
+   * policy guard: GlobalNetworkPolicies, Tiers and FelixConfigurations, always watched. A reflector
+   * left undefined for tiers / felixconfigurations means the cluster does not serve the resource.
+   */
   #gnpReflector: Reflector<RawObject> | undefined;
+  #tierReflector: Reflector<RawObject> | undefined;
+  #felixReflector: Reflector<RawObject> | undefined;
   /** Unmanaged HEPs of this node found by the start-up scan or by name; refreshed on resync. */
   #others = new Map<string, HostEndpoint>();
   #othersScanned = false;
@@ -108,7 +113,7 @@ export class Agent {
     const now = this.#d.clock.now();
     // A watch loop that has made no progress for two full watch timeouts is stuck beyond its supervisor.
     const stuckAfterMs = 2 * 660_000;
-    const reflectorsLive = [this.#hepReflector, this.#nodeReflector, this.#gnpReflector].every(
+    const reflectorsLive = [this.#hepReflector, this.#nodeReflector, this.#gnpReflector, this.#tierReflector, this.#felixReflector].every(
       (r) => r === undefined || now - r.lastProgressAt < stuckAfterMs,
     );
     return {
@@ -182,6 +187,8 @@ export class Agent {
       this.#hepReflector?.stop(),
       this.#nodeReflector?.stop(),
       this.#gnpReflector?.stop(),
+      this.#tierReflector?.stop(),
+      this.#felixReflector?.stop(),
       this.#d.kernelEvents?.stop(),
     ]);
   }
@@ -233,6 +240,8 @@ export class Agent {
     this.#hepReflector?.resync();
     this.#nodeReflector?.resync();
     this.#gnpReflector?.resync();
+    this.#tierReflector?.resync();
+    this.#felixReflector?.resync();
     this.kernelChanged('periodic resync');
   }
 
@@ -326,21 +335,24 @@ export class Agent {
     metrics.info(this.#d.version, apiVersionOf(calico), this.#mode());
     logger.info({ calicoApi: apiVersionOf(calico) }, 'using Calico API');
     this.#hepReflector.start();
-    if (config.requirePolicy) {
-      const policies = new CalicoPolicyApi(kc, calico, metrics);
-      this.#gnpReflector = new Reflector<RawObject>({
-        resource: 'globalnetworkpolicies',
-        kc,
-        path: policies.globalNetworkPoliciesPath,
-        list: () => policies.listGlobalNetworkPolicies(),
-        fromWatch: (raw) => asPolicy(raw),
-        onChange: (reason) => this.trigger(reason),
-        observer: metrics,
-        logger,
-        clock,
-        ...(this.#d.random !== undefined ? { random: this.#d.random } : {}),
-      });
-      this.#gnpReflector.start();
+    // policy guard: what it evaluates, watched always (its changes retry held writes).
+    const policies = new CalicoPolicyApi(kc, calico, metrics);
+    this.#gnpReflector = this.#policyReflector('globalnetworkpolicies', policies.globalNetworkPoliciesPath, () => policies.listGlobalNetworkPolicies(), asPolicy);
+    for (const [plural, kind] of [['tiers', 'Tier'], ['felixconfigurations', 'FelixConfiguration']] as const) {
+      // Probe once: a resource the cluster does not serve (Tiers before Calico 3.30) is not watched.
+      let served = true;
+      try {
+        served = (await policies.listCluster(plural, kind)) !== undefined;
+      } catch {
+        // Forbidden or unreachable: the reflector retries, reports it, and the guard holds meanwhile.
+      }
+      if (!served) {
+        logger.info({ resource: plural, calicoApi: apiVersionOf(calico) }, 'not served by the cluster; the policy guard uses Calico\'s defaults');
+        continue;
+      }
+      const r = this.#policyReflector(plural, policies.pathOf(plural), async () => (await policies.listCluster(plural, kind)) ?? { items: [], resourceVersion: '' }, (raw) => ({ ...(raw as RawObject), kind }));
+      if (plural === 'tiers') this.#tierReflector = r;
+      else this.#felixReflector = r;
     }
     return heps;
   }
@@ -421,7 +433,15 @@ export class Agent {
       this.#goneSince = grace.goneSince;
       this.#scheduleGraceExpiry(grace.nextExpiryAt);
       await this.#lookUpBlockers(heps, state.hostEndpoints, managed, attempt === 1 ? scanned : undefined);
-      const unguarded = config.requirePolicy ? this.#unguarded(state.hostEndpoints) : undefined;
+      // policy guard: ONE pure call (src/core/policy/guard.ts) decides which creates and label/profile
+      // changes are held, and why; planReconcile reports them as drift kind `policy-held`.
+      const guard = decidePolicyGuard({
+        desired: state.hostEndpoints,
+        current: [...managed, ...this.#others.values()],
+        snapshot: this.#policySnapshot(),
+        config: policyGuardConfig(config),
+        node: { name: nodeName, labels: facts.labels },
+      });
       plan = planReconcile({
         nodeName,
         desired: state.hostEndpoints,
@@ -430,7 +450,7 @@ export class Agent {
         adopt: config.adopt,
         held: grace.held,
         allowDeletes: trusted,
-        unguarded,
+        policyHeld: guard.held,
       });
       metrics.state({
         desired: state.hostEndpoints.length,
@@ -441,9 +461,16 @@ export class Agent {
       });
       const update = this.#drift.update(plan.drift, clock.now());
       metrics.drift(update.countByKind, update.appeared, update.oldestAgeMs);
+      // policy guard: holds on traffic grounds get a warning and a Node Event; holds while the policies
+      // are still being listed only an info line.
+      const wouldDrop = new Map([...guard.held.values()].filter((h) => h.reason === 'would-drop').map((h) => [h.interfaceName, h]));
       for (const d of update.appeared) {
-        logger.warn({ drift: d.kind, hostEndpoint: d.name, interface: d.interfaceName, changes: d.changes }, d.detail);
+        const hold = d.kind === 'policy-held' ? wouldDrop.get(d.interfaceName ?? '') : undefined;
+        const fields = { drift: d.kind, hostEndpoint: d.name, interface: d.interfaceName, changes: d.changes, ...(hold ? { policies: hold.policies } : {}) };
+        if (d.kind === 'policy-held' && hold === undefined) logger.info(fields, d.detail);
+        else logger.warn(fields, d.detail);
         if (d.kind === 'conflict') this.#d.events.conflict(d);
+        if (hold !== undefined) this.#d.events.policyHeld(d);
       }
       if (config.mode === 'audit' || plan.actions.length === 0) break;
       const retry = await this.#execute(heps, plan.actions);
@@ -461,15 +488,30 @@ export class Agent {
     return 'success';
   }
 
-  /**
-   * The lockout guard's input: desired HEPs without the default-allow profile that no
-   * GlobalNetworkPolicy selects. Until the policies have been listed, every such HEP counts as
-   * unguarded: not knowing the policies must not open the way to a lockout.
-   */
-  #unguarded(desired: readonly HostEndpoint[]): Set<string> {
-    const r = this.#gnpReflector;
-    const policies = r?.synced === true ? [...r.cache.values()].map((o) => parsePolicy(o, 'cluster')) : [];
-    return unguardedHostEndpoints(desired, policies);
+  /** policy guard: a reflector over a cluster-wide Calico resource; its changes trigger a reconcile. */
+  #policyReflector(resource: string, path: string, list: () => Promise<{ items: RawObject[]; resourceVersion: string }>, fromWatch: (raw: unknown) => RawObject): Reflector<RawObject> {
+    const { kc, metrics, logger, clock } = this.#d;
+    const r = new Reflector<RawObject>({
+      resource,
+      kc,
+      path,
+      list,
+      fromWatch,
+      onChange: (reason) => this.trigger(reason),
+      observer: metrics,
+      logger,
+      clock,
+      ...(this.#d.random !== undefined ? { random: this.#d.random } : {}),
+    });
+    r.start();
+    return r;
+  }
+
+  /** policy guard: the watched objects; a resource not listed yet is `undefined` (the guard then holds). */
+  #policySnapshot(): PolicySnapshot {
+    const items = (r: Reflector<RawObject> | undefined): RawObject[] | undefined => (r === undefined ? [] : r.synced ? [...r.cache.values()] : undefined);
+    const gnps = this.#gnpReflector?.synced === true ? [...this.#gnpReflector.cache.values()] : undefined;
+    return { globalNetworkPolicies: gnps, tiers: items(this.#tierReflector), felixConfigurations: items(this.#felixReflector) };
   }
 
   /**

@@ -11,9 +11,11 @@ import type { Logger } from '../logger.ts';
 export interface AgentEvents {
   wrote(action: Action): void;
   conflict(drift: Drift): void;
+  /** policy guard: a write held because it would drop traffic allowed today (drift kind policy-held). */
+  policyHeld(drift: Drift): void;
 }
 
-export const NO_EVENTS: AgentEvents = { wrote() {}, conflict() {} };
+export const NO_EVENTS: AgentEvents = { wrote() {}, conflict() {}, policyHeld() {} };
 
 /** Node events live in `default`, as the kubelet's do. */
 const EVENT_NAMESPACE = 'default';
@@ -58,6 +60,10 @@ export class NodeEventRecorder implements AgentEvents {
 
   conflict(drift: Drift): void {
     this.#record('Warning', 'HostEndpointConflict', drift.detail);
+  }
+
+  policyHeld(drift: Drift): void {
+    this.#record('Warning', 'HostEndpointHeldByPolicyGuard', drift.detail);
   }
 
   /** Resolves when every queued event has been sent (or dropped); for tests and shutdown. */

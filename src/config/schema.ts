@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isCidr } from '../core/ip.ts';
 import { labelKeyError, labelValueError } from '../core/k8s-names.ts';
 import { isReservedLabelKey } from '../core/ownership.ts';
+import { POLICY_GUARD_MODES, type PolicyGuardConfig, type PolicyGuardMode } from '../core/policy/guard.ts';
 import { DEFAULT_METRICS_PORT, DEFAULT_PROFILES } from './defaults.ts';
 
 const glob = z.string().min(1, 'must not be empty');
@@ -98,12 +99,28 @@ export const configSchema = z.strictObject({
   dryRun: z.boolean().default(false),
   /** Take over unmanaged HEPs that stand where the agent's own would (same name, or same node and interface). */
   adopt: z.boolean().default(false),
+  // --- policy guard (stream policy; src/core/policy/guard.ts) ---
   /**
-   * Lockout guard: never create a HEP without the projectcalico-default-allow profile (nor remove that
-   * profile from one) until some GlobalNetworkPolicy selects it; reported as drift kind `unguarded`.
-   * The agent then also lists and watches globalnetworkpolicies.
+   * The policy guard, on by default: before a create, label change or profile change of a HEP, the agent
+   * evaluates the cluster's tiers and GlobalNetworkPolicies the way Felix does and holds a write that
+   * would drop traffic allowed today (drift kind `policy-held`, a Node Event, a log line), retrying when
+   * policies change. The agent lists and watches globalnetworkpolicies, tiers and felixconfigurations.
    */
-  requirePolicy: z.boolean().default(false),
+  policyGuard: z
+    .strictObject({
+      /**
+       * `enforce-safe`: hold unless every drop is owed to an opted-in policy; `require-policy`: every
+       * policy is opted in, hold only what no policy decides (no profile allows, no policy applies);
+       * `off`: no guard. Unset: `enforce-safe`, or `require-policy` with the deprecated requirePolicy: true.
+       */
+      mode: z.enum(POLICY_GUARD_MODES as [PolicyGuardMode, ...PolicyGuardMode[]]).optional(),
+      /** Globs over GlobalNetworkPolicy names the operator opts in to (as does the annotation calico-hep-agent.io/policy-guard: trusted). */
+      trustedPolicies: z.array(glob).default([]),
+    })
+    .prefault({}),
+  /** Deprecated: `true` is `policyGuard.mode: require-policy`; `false` changes nothing (the guard is on). */
+  requirePolicy: z.boolean().optional(),
+  // --- end policy guard ---
 
   intervals: z
     .strictObject({
@@ -136,8 +153,19 @@ export const configSchema = z.strictObject({
     .prefault({}),
 
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+}).superRefine((c, ctx) => {
+  // policy guard: the deprecated switch and its replacement must not disagree.
+  if (c.requirePolicy === true && c.policyGuard.mode !== undefined && c.policyGuard.mode !== 'require-policy') {
+    ctx.addIssue({ code: 'custom', path: ['requirePolicy'], message: `replaced by policyGuard.mode (here ${c.policyGuard.mode}); remove requirePolicy` });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** The policy guard's settings with the deprecated `requirePolicy` folded in. */
+export function policyGuardConfig(config: Pick<Config, 'policyGuard' | 'requirePolicy'>): PolicyGuardConfig {
+  const mode = config.policyGuard.mode ?? (config.requirePolicy === true ? 'require-policy' : 'enforce-safe');
+  return { mode, trustedPolicies: config.policyGuard.trustedPolicies };
+}
 export type InterfaceRule = Config['interfaceRules'][number];
 export type DeriveRule = Config['labels']['derive'][number];

@@ -20,7 +20,7 @@ export class DriftTracker {
   update(drift: readonly Drift[], now: number): DriftUpdate {
     const next = new Map<string, number>();
     const appeared: Drift[] = [];
-    const countByKind: Record<DriftKind, number> = { missing: 0, modified: 0, stale: 0, conflict: 0, unguarded: 0 };
+    const countByKind: Record<DriftKind, number> = { missing: 0, modified: 0, stale: 0, conflict: 0, 'policy-held': 0 };
     for (const d of drift) {
       const k = key(d);
       if (next.has(k)) continue;

@@ -4,8 +4,8 @@
 import type { HostEndpoint, HostEndpointSpec, OwnerReference } from './model.ts';
 import { isCalicoAutoHostEndpoint, isManaged } from './ownership.ts';
 
-export type DriftKind = 'missing' | 'modified' | 'stale' | 'conflict' | 'unguarded';
-export const DRIFT_KINDS: readonly DriftKind[] = ['missing', 'modified', 'stale', 'conflict', 'unguarded'];
+export type DriftKind = 'missing' | 'modified' | 'stale' | 'conflict' | 'policy-held';
+export const DRIFT_KINDS: readonly DriftKind[] = ['missing', 'modified', 'stale', 'conflict', 'policy-held'];
 
 /** One field that differs: `from` is what the cluster has, `to` what it should have. */
 export interface FieldChange {
@@ -50,14 +50,12 @@ export interface PlanInput {
    */
   readonly allowDeletes: boolean;
   /**
-   * Desired HEPs (by name) that no GlobalNetworkPolicy selects and that lack the default-allow
-   * profile (config `requirePolicy`): they are not created, and an existing HEP does not lose the
-   * default-allow profile, until a policy selects them. Drift kind `unguarded`, no action.
+   * Writes the policy guard holds (src/core/policy/guard.ts decidePolicyGuard), by desired HEP name:
+   * such a HEP is not created, and an existing one keeps its labels and profiles (other fixes still
+   * apply). Drift kind `policy-held` carrying the guard's message.
    */
-  readonly unguarded?: ReadonlySet<string> | undefined;
+  readonly policyHeld?: ReadonlyMap<string, { readonly message: string }> | undefined;
 }
-
-const DEFAULT_ALLOW = 'projectcalico-default-allow';
 
 function sameSet(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
   const x = new Set(a ?? []);
@@ -113,6 +111,14 @@ function describe(changes: readonly FieldChange[]): string {
   return changes.map((c) => c.path).join(', ');
 }
 
+/** policy guard: `want` with the labels and profiles `have` has now (the guard held changing them). */
+function keepPolicyFields(want: HostEndpoint, have: HostEndpoint): HostEndpoint {
+  const spec = { ...want.spec };
+  if (have.spec?.profiles !== undefined) spec.profiles = [...have.spec.profiles];
+  else delete spec.profiles;
+  return { ...want, metadata: { ...want.metadata, labels: { ...(have.metadata.labels ?? {}) } }, spec };
+}
+
 export function planReconcile(input: PlanInput): ReconcilePlan {
   const drift: Drift[] = [];
   const actions: Action[] = [];
@@ -130,26 +136,19 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     const have = candidates.find((h) => h.metadata.name === want.metadata.name) ?? candidates[0];
     if (have !== undefined) {
       matched.add(have);
-      const changes = hostEndpointChanges(have, want);
-      if (
-        changes.length > 0 &&
-        input.unguarded?.has(want.metadata.name) === true &&
-        (have.spec?.profiles ?? []).includes(DEFAULT_ALLOW) &&
-        !(want.spec.profiles ?? []).includes(DEFAULT_ALLOW)
-      ) {
-        drift.push({
-          kind: 'unguarded',
-          name: have.metadata.name,
-          interfaceName: iface,
-          detail: `would lose the ${DEFAULT_ALLOW} profile while no GlobalNetworkPolicy selects it (requirePolicy): not updated`,
-          changes,
-        });
-        continue;
+      let target = want;
+      let changes = hostEndpointChanges(have, target);
+      // policy guard: a held label/profile change is reported; the rest of the fix still goes out.
+      const guardHold = changes.length > 0 ? input.policyHeld?.get(want.metadata.name) : undefined;
+      if (guardHold !== undefined) {
+        drift.push({ kind: 'policy-held', name: have.metadata.name, interfaceName: iface, detail: guardHold.message, changes });
+        target = keepPolicyFields(want, have);
+        changes = hostEndpointChanges(have, target);
       }
       if (changes.length > 0) {
         const d: Drift = { kind: 'modified', name: have.metadata.name, interfaceName: iface, detail: `differs in ${describe(changes)}`, changes };
         drift.push(d);
-        actions.push({ type: 'update', object: replacementFor(have, want), repairs: d });
+        actions.push({ type: 'update', object: replacementFor(have, target), repairs: d });
       }
       continue;
     }
@@ -176,17 +175,15 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
         changes,
       };
       drift.push(d);
-      if (ours && input.adopt) actions.push({ type: 'update', object: replacementFor(blocker, want), repairs: d });
+      // policy guard: adopting rewrites the HEP's labels and profiles, so a hold applies to it too.
+      const adoptHold = ours && input.adopt ? input.policyHeld?.get(want.metadata.name) : undefined;
+      if (adoptHold !== undefined) drift.push({ kind: 'policy-held', name: blocker.metadata.name, interfaceName: iface, detail: adoptHold.message, changes });
+      else if (ours && input.adopt) actions.push({ type: 'update', object: replacementFor(blocker, want), repairs: d });
       continue;
     }
-    if (input.unguarded?.has(want.metadata.name) === true) {
-      drift.push({
-        kind: 'unguarded',
-        name: want.metadata.name,
-        interfaceName: iface,
-        detail: `no GlobalNetworkPolicy selects it and it has no ${DEFAULT_ALLOW} profile: not created, it would cut interface ${iface} off (requirePolicy)`,
-        changes: [],
-      });
+    const createHold = input.policyHeld?.get(want.metadata.name);
+    if (createHold !== undefined) {
+      drift.push({ kind: 'policy-held', name: want.metadata.name, interfaceName: iface, detail: createHold.message, changes: [] });
       continue;
     }
     const d: Drift = { kind: 'missing', name: want.metadata.name, interfaceName: iface, detail: `no HostEndpoint for interface ${iface}`, changes: [] };

@@ -120,25 +120,30 @@ test('property: applying the plan to the cluster leaves nothing to do', () => {
   );
 });
 
-test('requirePolicy: an unguarded HEP is not created, and a guarded one is', () => {
+test('policy guard: a held create is not made and reported with the guard\'s message; the other HEP is created', () => {
   const deny = desiredStateBuilder(validateConfig({ hostEndpoint: { profiles: [] } }))(node, [iface('eth0', ['192.0.2.1/24']), iface('eth1', ['198.51.100.1/24'])]).hostEndpoints;
-  const plan = planReconcile(input({ desired: deny, unguarded: new Set(['n1-eth1']) }));
-  assert.deepEqual(plan.drift.map((d) => [d.kind, d.name]), [['missing', 'n1-eth0'], ['unguarded', 'n1-eth1']]);
+  const plan = planReconcile(input({ desired: deny, policyHeld: new Map([['n1-eth1', { message: 'held: policy p drops ingress' }]]) }));
+  assert.deepEqual(plan.drift.map((d) => [d.kind, d.name]), [['missing', 'n1-eth0'], ['policy-held', 'n1-eth1']]);
   assert.deepEqual(plan.actions.map((a) => [a.type, a.repairs.name]), [['create', 'n1-eth0']]);
-  assert.match(plan.drift[1]!.detail, /no GlobalNetworkPolicy selects it/);
+  assert.equal(plan.drift[1]!.detail, 'held: policy p drops ingress');
 });
 
-test('requirePolicy: an existing HEP keeps the default-allow profile while unguarded; other fixes still apply', () => {
+test('policy guard: a held update keeps the labels and profiles the HEP has; other fixes still apply', () => {
   const deny = desiredStateBuilder(validateConfig({ hostEndpoint: { profiles: [] } }))(node, [iface('eth0', ['192.0.2.1/24'])]).hostEndpoints;
   const have = stored(desired[0]!);
-  let plan = planReconcile(input({ desired: deny, managed: [have], unguarded: new Set(['n1-eth0']) }));
-  assert.deepEqual(plan.drift.map((d) => d.kind), ['unguarded']);
+  const held = new Map([['n1-eth0', { message: 'held' }]]);
+  let plan = planReconcile(input({ desired: deny, managed: [have], policyHeld: held }));
+  assert.deepEqual(plan.drift.map((d) => d.kind), ['policy-held']);
   assert.deepEqual(plan.actions, []);
-  plan = planReconcile(input({ desired: deny, managed: [have], unguarded: new Set() }));
+  plan = planReconcile(input({ desired: deny, managed: [have] }));
   assert.deepEqual(plan.actions.map((a) => a.type), ['update']);
-  // Unguarded but keeping the profile (or never having had it): ordinary updates go through.
-  const noProfile = stored(deny[0]!);
-  noProfile.spec.expectedIPs = ['192.0.2.99'];
-  plan = planReconcile(input({ desired: deny, managed: [noProfile], unguarded: new Set(['n1-eth0']) }));
-  assert.deepEqual(plan.drift.map((d) => d.kind), ['modified']);
+  // Held, and expectedIPs differ too: the IPs are fixed, the profiles kept.
+  const moved = stored(desired[0]!);
+  moved.spec.expectedIPs = ['192.0.2.99'];
+  plan = planReconcile(input({ desired: deny, managed: [moved], policyHeld: held }));
+  assert.deepEqual(plan.drift.map((d) => d.kind), ['policy-held', 'modified']);
+  const update = plan.actions[0]!;
+  assert.ok(update.type === 'update');
+  assert.deepEqual(update.object.spec.profiles, ['projectcalico-default-allow']);
+  assert.deepEqual(update.object.spec.expectedIPs, ['192.0.2.1']);
 });

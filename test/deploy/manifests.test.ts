@@ -189,6 +189,8 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
     assert.deepEqual(cr['rules'], [
       { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['projectcalico.org'], resources: ['hostendpoints'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+      // The policy guard (on by default) reads what Felix evaluates.
+      { apiGroups: ['projectcalico.org'], resources: ['globalnetworkpolicies', 'tiers', 'felixconfigurations'], verbs: ['list', 'watch'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ]);
     const role = find(objects, 'Role') as Obj;
@@ -212,13 +214,14 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
     for (const v of vap['spec'].validations) assert.equal(v.reason, 'Forbidden');
   });
 
-  test('components/crd-v1 adds the crd.projectcalico.org HostEndpoint rule and nothing else', async () => {
+  test('components/crd-v1 adds the crd.projectcalico.org HostEndpoint rule and the policy guard\'s reads there, nothing else', async () => {
     const withV1 = await kustomizeWith(['components/crd-v1']);
     const base = find(objects, 'ClusterRole') as Obj;
     const cr = find(withV1, 'ClusterRole') as Obj;
     assert.deepEqual(cr['rules'], [
       ...base['rules'],
       { apiGroups: ['crd.projectcalico.org'], resources: ['hostendpoints'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+      { apiGroups: ['crd.projectcalico.org'], resources: ['globalnetworkpolicies', 'tiers', 'felixconfigurations'], verbs: ['list', 'watch'] },
     ]);
     const others = (list: KubeObject[]) => JSON.stringify(list.filter((o) => o.kind !== 'ClusterRole'));
     assert.equal(others(withV1), others(objects));

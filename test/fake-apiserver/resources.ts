@@ -1,6 +1,6 @@
 // The resource types this fake serves, with the per-type strategy flags the real registry uses
 // (create-on-update, unconditional update, what a delete returns), and Calico CRDs read from the vendored YAML.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
@@ -68,7 +68,7 @@ export const BUILTIN_TYPES: ResourceType[] = [
 ];
 
 const CRD_DIR = fileURLToPath(new URL('./crds/', import.meta.url));
-const CALICO_RESOURCES = ['hostendpoints', 'globalnetworkpolicies', 'felixconfigurations'] as const;
+const CALICO_RESOURCES = ['hostendpoints', 'globalnetworkpolicies', 'felixconfigurations', 'tiers'] as const;
 const crdCache = new Map<string, ResourceType>();
 
 interface CrdDoc {
@@ -94,7 +94,8 @@ export function typeFromCrd(crd: CrdDoc, version?: string): ResourceType {
 
 export function calicoTypes(group: CalicoGroup): ResourceType[] {
   const g = group.split('/')[0]!;
-  return CALICO_RESOURCES.map((r) => {
+  // Tiers are vendored for projectcalico.org only (the policy guard reads them; crds/SOURCE.md).
+  return CALICO_RESOURCES.filter((r) => existsSync(CRD_DIR + `${g}_${r}.yaml`)).map((r) => {
     const file = `${g}_${r}.yaml`;
     let t = crdCache.get(file);
     if (!t) {

@@ -3,7 +3,7 @@
 // values schema rejecting bad values at `helm template`.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { access, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parse } from 'yaml';
@@ -76,7 +76,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
       admissionPolicy: { validationActions: ['Warn', 'Audit'] },
       monitoring: { podMonitor: { enabled: true }, prometheusRule: { enabled: true }, dashboard: { enabled: true } },
       examplePolicies: { enabled: true },
-      config: { requirePolicy: true, prune: { sweep: true } },
+      config: { policyGuard: { mode: 'require-policy', trustedPolicies: ['allow-*'] }, prune: { sweep: true } },
     };
     const [plain, everything] = await Promise.all([
       helm(['lint', '--strict', CHART, '--namespace', NAMESPACE], { timeoutMs: 60_000 }),
@@ -170,19 +170,22 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     }
   });
 
-  test('requirePolicy: list/watch of GlobalNetworkPolicies in the groups in use', async () => {
+  test('policy guard: list/watch of GlobalNetworkPolicies, Tiers and FelixConfigurations by default, in every group in use', async () => {
     const rules = async (values: object) => (find(await template(values), 'ClusterRole') as Obj)['rules'] as Obj[];
+    const guard = (group: string) => ({ apiGroups: [group], resources: ['globalnetworkpolicies', 'tiers', 'felixconfigurations'], verbs: ['list', 'watch'] });
     const base = (find(defaults, 'ClusterRole') as Obj)['rules'] as Obj[];
-    const gnp = (group: string) => ({ apiGroups: [group], resources: ['globalnetworkpolicies'], verbs: ['list', 'watch'] });
-    assert.deepEqual(await rules({ config: { requirePolicy: true } }), [...base, gnp('projectcalico.org')]);
-    const v1 = { apiGroups: ['crd.projectcalico.org'], resources: ['hostendpoints'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] };
-    assert.deepEqual(await rules({ config: { requirePolicy: true }, rbac: { crdV1: true } }), [...base, v1, gnp('projectcalico.org'), gnp('crd.projectcalico.org')]);
-    // The kustomize component, where it exists, adds the same rule.
-    const component = join(DEPLOY, 'components/require-policy/kustomization.yaml');
-    if (kustomizeSkip === null && (await access(component).then(() => true, () => false))) {
-      const cr = find(await kustomizeWith(['components/require-policy']), 'ClusterRole') as Obj;
-      assert.deepEqual(cr['rules'], [...base, gnp('projectcalico.org')]);
-    }
+    assert.ok(base.some((r) => JSON.stringify(r) === JSON.stringify(guard('projectcalico.org'))), 'granted with the defaults');
+    for (const mode of ['require-policy', 'off']) assert.deepEqual(await rules({ config: { policyGuard: { mode } } }), base, `the same rules with mode ${mode}`);
+    const v1 = await rules({ rbac: { crdV1: true } });
+    assert.ok(v1.some((r) => JSON.stringify(r) === JSON.stringify(guard('crd.projectcalico.org'))), 'and in crd.projectcalico.org with crd-v1');
+  });
+
+  test('the former config.requirePolicy: true stops the install with the migration, unless policyGuard.mode is require-policy', async () => {
+    const refused = await templateResult({ config: { requirePolicy: true } });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /config\.requirePolicy was replaced by config\.policyGuard\.mode/);
+    assert.equal((await templateResult({ config: { requirePolicy: true, policyGuard: { mode: 'require-policy' } } })).code, 0);
+    assert.equal((await templateResult({ config: { requirePolicy: false } })).code, 0);
   });
 
   test('monitoring on: PodMonitor, PrometheusRule and dashboard equal deploy/monitoring, in the release namespace', { skip: kustomizeSkip ?? false }, async () => {

@@ -200,7 +200,7 @@ const OWN_LABELS: Readonly<Record<string, (v: string) => boolean>> = {
   kind: (v) => (DRIFT_KINDS as readonly string[]).includes(v) || ['major', 'minor', 'incremental', 'weakcb'].includes(v),
   result: (v) => ['success', 'error', 'skipped'].includes(v),
   verb: (v) => ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].includes(v),
-  resource: (v) => ['nodes', 'hostendpoints', 'apis', 'events'].includes(v),
+  resource: (v) => ['nodes', 'hostendpoints', 'apis', 'events', 'globalnetworkpolicies', 'tiers', 'felixconfigurations'].includes(v),
   code: (v) => /^(?:0|[1-5]\d\d)$/.test(v),
   version: (v) => v.length > 0 && v.length <= 64,
   calico_api: (v) => ['none', 'projectcalico.org/v3', 'crd.projectcalico.org/v1'].includes(v),
@@ -394,7 +394,7 @@ async function startAgent(
   return run;
 }
 
-const zeroDrift: Record<DriftKind, number> = { missing: 0, modified: 0, stale: 0, conflict: 0, unguarded: 0 };
+const zeroDrift: Record<DriftKind, number> = { missing: 0, modified: 0, stale: 0, conflict: 0, 'policy-held': 0 };
 
 // ---------------------------------------------------------------------------------------------
 
@@ -678,7 +678,7 @@ describe('drift in /metrics', () => {
 
       const audit = await startAgent(server, { config: { mode: 'audit' }, interfaces });
       try {
-        const expected = { missing: 1, modified: 1, stale: 1, conflict: 1, unguarded: 0 };
+        const expected = { missing: 1, modified: 1, stale: 1, conflict: 1, 'policy-held': 0 };
         await waitFor('all four drift kinds', async () => JSON.stringify(await audit.drift()) === JSON.stringify(expected));
         assert.deepEqual(await audit.drift(D('drift_detected_total')), expected);
         for (let i = 0; i < 3; i++) await audit.reconcileOnce();
@@ -712,7 +712,7 @@ describe('drift in /metrics', () => {
 
         // Quiet from now on: more reconciles neither detect nor repair anything again.
         for (let i = 0; i < 3; i++) await repair.reconcileOnce();
-        const once = { missing: 1, modified: 1, stale: 1, conflict: 1, unguarded: 0 };
+        const once = { missing: 1, modified: 1, stale: 1, conflict: 1, 'policy-held': 0 };
         assert.deepEqual(await repair.drift(), zeroDrift);
         assert.deepEqual(await repair.drift(D('drift_detected_total')), once);
         assert.deepEqual(await repair.drift(D('drift_repaired_total')), once);

@@ -51,6 +51,41 @@ export class CalicoPolicyApi {
     return { items, resourceVersion };
   }
 
+  /** Collection path of a cluster-scoped Calico resource (`tiers`, `felixconfigurations`), for watches. */
+  pathOf(plural: string): string {
+    return `/apis/${this.calico.group}/${this.calico.version}/${plural}`;
+  }
+
+  /**
+   * Every object of a cluster-scoped Calico resource, paged, with `kind` filled in, for a reflector
+   * (the policy guard watches tiers and felixconfigurations). `undefined` on 404: not served.
+   */
+  async listCluster(plural: string, kind: string): Promise<{ items: RawObject[]; resourceVersion: string } | undefined> {
+    const items: RawObject[] = [];
+    let continueToken: string | undefined;
+    let resourceVersion = '';
+    try {
+      do {
+        const res = (await observed(this.#observer, 'list', plural, () =>
+          this.#api.listClusterCustomObject({
+            group: this.calico.group,
+            version: this.calico.version,
+            plural,
+            limit: 500,
+            ...(continueToken !== undefined ? { _continue: continueToken } : {}),
+          }),
+        )) as { items?: RawObject[]; metadata?: { resourceVersion?: string; continue?: string } };
+        for (const item of res.items ?? []) items.push({ ...item, kind });
+        resourceVersion = res.metadata?.resourceVersion ?? '';
+        continueToken = res.metadata?.continue || undefined;
+      } while (continueToken !== undefined);
+    } catch (err) {
+      if (apiFailure(err).code === 404) return undefined;
+      throw err;
+    }
+    return { items, resourceVersion };
+  }
+
   /** Tiers; `undefined` when the API does not serve them (Calico before 3.30, or no tiers CRD). */
   async listTiers(): Promise<RawObject[] | undefined> {
     try {

@@ -272,23 +272,10 @@ export function decidePolicyGuard(input: GuardInput): GuardDecision {
       reason: 'would-drop',
       regressions: found,
       policies: named,
-      message: `HostEndpoint ${want.metadata.name} not ${write}d: ${first.text}${more}; opt in to ${named.length > 0 ? named.join(', ') : 'this'} (policyGuard) or change the policies`,
+      message: `HostEndpoint ${want.metadata.name} not ${write}d: ${first.text}${more}; ${
+        named.length > 0 ? `opt in to ${named.join(', ')} (policyGuard) or change the policies` : 'no policy to opt in: write policies for it or keep a profile that allows'
+      }`,
     });
   }
   return { held, model };
-}
-
-/**
- * @deprecated The former `requirePolicy` check (any policy selecting the HEP, any stage or direction),
- * kept only until the agent calls decidePolicyGuard; it misses what issue 12 lists (namespaceSelector,
- * preDNAT-only or one-direction policies).
- */
-export function unguardedHostEndpoints(heps: readonly HostEndpoint[], policies: readonly Policy[]): Set<string> {
-  const out = new Set<string>();
-  for (const h of heps) {
-    if ((h.spec.profiles ?? []).includes('projectcalico-default-allow')) continue;
-    const labels = h.metadata.labels ?? {};
-    if (!policies.some((p) => p.felixSelector?.matches(labels) === true)) out.add(h.metadata.name);
-  }
-  return out;
 }
