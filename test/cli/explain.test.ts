@@ -303,6 +303,8 @@ describe('explain --from-cluster against the fake API server', () => {
     assert.equal(report.failsafe.source, 'FelixConfiguration default');
     assert.deepEqual(report.failsafe.inbound, [{ protocol: 'tcp', port: 22 }]);
     assert.equal(report.failsafe.outbound.length, 9, 'unset outbound keeps Calico defaults');
+    // The fake API server serves projectcalico.org Tiers (none stored) but no StagedGlobalNetworkPolicies.
+    assert.doesNotMatch(report.notes.join('\n'), /serves no Tier objects/);
     assert.match(report.notes.join('\n'), /serves no StagedGlobalNetworkPolicies/);
     assert.deepEqual([...new Set(report.findings.map((f) => f.code))].sort(), ['agent-port-closed', 'apiserver-closed', 'deny-all-endpoints', 'kubelet-closed', 'no-policy', 'types-missing']);
     // master1 has two interfaces (em4, eth9) and no default-route information from the cluster: which one

@@ -25,7 +25,7 @@ describe('auth, discovery and errors', () => {
     assert.deepEqual(groups.filter((g: string) => g.includes('calico')).sort(), ['crd.projectcalico.org', 'projectcalico.org']);
     assert.ok(groups.includes('coordination.k8s.io') && groups.includes('events.k8s.io'));
     const v3 = (await api('GET', '/apis/projectcalico.org/v3')).json;
-    assert.deepEqual(v3.resources.map((r: any) => r.name).sort(), ['felixconfigurations', 'globalnetworkpolicies', 'hostendpoints']);
+    assert.deepEqual(v3.resources.map((r: any) => r.name).sort(), ['felixconfigurations', 'globalnetworkpolicies', 'hostendpoints', 'tiers']);
     assert.equal((await api('GET', '/api/v1')).json.resources.find((r: any) => r.name === 'nodes').namespaced, false);
     assert.equal((await api('GET', '/version')).json.major, '1');
     const none = await startFakeApiServer({ calicoGroups: [] });

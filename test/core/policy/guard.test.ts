@@ -2,8 +2,18 @@
 // rule that makes the write safe or not, with its source in projectcalico/calico (v3.31.6 / v3.32.1).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { HostEndpoint } from '../../../src/core/model.ts';
-import { decidePolicyGuard, TRUST_ANNOTATION, type PolicyGuardConfig, type PolicySnapshot } from '../../../src/core/policy/index.ts';
+import {
+  decidePolicyGuard,
+  endpointPipeline,
+  modelFromSnapshot,
+  TRUST_ANNOTATION,
+  walkEndpoint,
+  type Oracle,
+  type PolicyGuardConfig,
+  type PolicySnapshot,
+} from '../../../src/core/policy/index.ts';
 
 const ALLOW = 'projectcalico-default-allow';
 const OURS = { 'app.kubernetes.io/managed-by': 'calico-hep-agent', 'calico-hep-agent.io/node': 'n1', 'calico-hep-agent.io/interface': 'eth0' };
@@ -37,13 +47,13 @@ interface Case {
 const cases: Case[] = [
   {
     name: 'policies not yet listed: hold',
-    rule: 'the guard cannot evaluate tiers it has not seen; not knowing must not open the way to a lockout',
+    rule: 'agent rule (docs/policies.md): not knowing the policies must not open the way to a lockout',
     snapshot: undefined,
     held: { policies: [], says: 'until GlobalNetworkPolicies and Tiers have been listed' },
   },
   {
     name: 'tiers not yet listed: hold',
-    rule: 'tiers decide end-of-tier actions (felix/rules/endpoints.go)',
+    rule: 'agent rule: tiers decide end-of-tier actions (felix/rules/endpoints.go), so they must be known too',
     snapshot: { globalNetworkPolicies: [], tiers: undefined, felixConfigurations: [] },
     held: { policies: [], says: 'until GlobalNetworkPolicies and Tiers have been listed' },
   },
@@ -125,13 +135,13 @@ const cases: Case[] = [
   },
   {
     name: 'opt in by glob: written',
-    rule: 'the operator accepts the drops of trusted policies (config policyGuard.trustedPolicies)',
+    rule: 'agent rule: the operator accepts the drops of trusted policies (config policyGuard.trustedPolicies)',
     snapshot: snap([podDefaultDeny]),
     config: { mode: 'enforce-safe', trustedPolicies: ['default-*'] },
   },
   {
     name: 'opt in by annotation: written',
-    rule: `annotation ${TRUST_ANNOTATION}: trusted on the GNP`,
+    rule: `agent rule: annotation ${TRUST_ANNOTATION}: trusted on the GNP`,
     snapshot: snap([{ ...podDefaultDeny, metadata: { name: 'default-deny', annotations: { [TRUST_ANNOTATION]: 'trusted' } } }]),
   },
   {
@@ -143,7 +153,7 @@ const cases: Case[] = [
   },
   {
     name: 'require-policy: every policy is trusted',
-    rule: 'global opt-in (mode require-policy)',
+    rule: 'agent rule: global opt-in (mode require-policy)',
     snapshot: snap([podDefaultDeny]),
     config: { mode: 'require-policy', trustedPolicies: [] },
   },
@@ -165,7 +175,7 @@ const cases: Case[] = [
   },
   {
     name: 'mode off: written whatever the policies',
-    rule: 'no guard',
+    rule: 'agent rule: mode off, no guard',
     snapshot: undefined,
     config: { mode: 'off', trustedPolicies: [] },
   },
@@ -186,7 +196,7 @@ const cases: Case[] = [
   },
   {
     name: 'a label change while the same policy already drops the same traffic: written',
-    rule: 'the drop exists before and after with the same exemptions: no allowed traffic is lost',
+    rule: 'agent rule: the drop exists before and after with the same exemptions, so no allowed traffic is lost (felix/rules/endpoints.go end of tier)',
     desired: hep({ zone: 'b' }),
     current: [hep({ zone: 'a' })],
     snapshot: snap([podDefaultDeny]),
@@ -216,7 +226,7 @@ const cases: Case[] = [
   },
   {
     name: 'an existing HEP that drops everything today: nothing to lose',
-    rule: 'when nothing is allowed today on a path, no write can turn allowed into dropped',
+    rule: 'agent rule: when nothing is allowed today on a path, no write can turn allowed into dropped (felix/rules/endpoints.go "Drop if no profiles matched")',
     desired: hep({ x: '1' }, []),
     current: [hep({}, [])],
     snapshot: snap([]),
@@ -247,5 +257,93 @@ describe('policy guard decisions', () => {
     const h = d.held.get('n1-eth0')!;
     assert.deepEqual(h.regressions.map((r) => `${r.path}/${r.direction}`), ['host/ingress', 'host/egress']);
     assert.match(h.message, /^HostEndpoint n1-eth0 not created: ingress to the node on eth0: all traffic; failsafe ports stay open \(tcp:22, .*\): dropped by the end of tier default: policy default-deny selects the HostEndpoint and no rule matched \(and 1 more\)/);
+  });
+});
+
+// Soundness against Felix's model packet by packet: whenever the guard lets a write through
+// (enforce-safe, nothing opted in), no packet that Felix allows (or leaves undecided) before the write
+// is dropped after it, on any path and in any direction. The symbolic comparison in guard.ts is checked
+// here against the one-packet walk (felix.ts walkEndpoint with a yes/no oracle).
+describe('property: a write the guard lets through drops no packet that was allowed before', () => {
+  const PORTS = [22, 80, 443];
+  const NETS = ['10.0.0.0/8', '192.168.0.0/16'];
+  const arbRule = fc.record(
+    {
+      action: fc.constantFrom('Allow', 'Deny', 'Pass', 'Log'),
+      protocol: fc.constantFrom('TCP', 'UDP'),
+      destination: fc.record({ ports: fc.constantFrom([22], [80], [443], [22, 80]) }),
+      source: fc.record({ nets: fc.constantFrom([NETS[0]!], [NETS[1]!]) }),
+    },
+    { requiredKeys: ['action'] },
+  );
+  const arbPolicy = fc.record({
+    name: fc.constantFrom('a', 'a-b', 'b', 'c', 'd'),
+    tier: fc.constantFrom('default', 'default', 'kube-admin', 't1'),
+    order: fc.option(fc.constantFrom(1, 2, 3), { nil: undefined }),
+    selector: fc.constantFrom('', 'role == "m"', '!has(role)', 'zone == "a"', 'has(x)'),
+    namespaceSelector: fc.constantFrom(undefined, undefined, 'all()', '!has(n)'),
+    stage: fc.constantFrom('normal', 'normal', 'preDNAT', 'doNotTrack'),
+    applyOnForward: fc.boolean(),
+    types: fc.constantFrom(undefined, ['Ingress'], ['Egress'], ['Ingress', 'Egress']),
+    ingress: fc.array(arbRule, { maxLength: 3 }),
+    egress: fc.array(arbRule, { maxLength: 3 }),
+  });
+  const arbLabels = fc.record({ role: fc.constantFrom('m', 'w'), zone: fc.constantFrom('a', 'b'), x: fc.constant('1') }, { requiredKeys: [] });
+  const arbProfiles = fc.constantFrom<string[]>([], [ALLOW]);
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- generated records
+  function toGnp(p: Record<string, any>, i: number) {
+    const spec: Record<string, unknown> = { selector: p['selector'], tier: p['tier'], ingress: p['ingress'], egress: p['stage'] === 'preDNAT' ? [] : p['egress'] };
+    if (p['order'] !== undefined) spec['order'] = p['order'];
+    if (p['namespaceSelector'] !== undefined) spec['namespaceSelector'] = p['namespaceSelector'];
+    if (p['types'] !== undefined) spec['types'] = p['stage'] === 'preDNAT' ? ['Ingress'] : p['types'];
+    if (p['stage'] === 'preDNAT') Object.assign(spec, { preDNAT: true, applyOnForward: true });
+    else if (p['stage'] === 'doNotTrack') Object.assign(spec, { doNotTrack: true, applyOnForward: true });
+    else spec['applyOnForward'] = p['applyOnForward'];
+    return gnp(`${p['tier'] === 'default' ? '' : `${p['tier']}.`}${p['name']}-${i}`, spec);
+  }
+
+  interface Packet { protocol: string; port: number; net: string }
+  const packets: Packet[] = ['TCP', 'UDP'].flatMap((protocol) => PORTS.flatMap((port) => NETS.map((net) => ({ protocol, port, net }))));
+  const oracle = (pk: Packet): Oracle => ({
+    rule: ({ rule }) => {
+      if (rule.protocol !== undefined && String(rule.protocol) !== pk.protocol) return 'no';
+      if (rule.destination?.ports !== undefined && !rule.destination.ports.includes(pk.port)) return 'no';
+      if (rule.source?.nets !== undefined && !rule.source.nets.includes(pk.net)) return 'no';
+      return 'yes';
+    },
+  });
+
+  it('holds for random policies, tiers, label and profile changes (fast-check)', () => {
+    let letThrough = 0;
+    let letThroughSelected = 0;
+    fc.assert(
+      fc.property(fc.array(arbPolicy, { maxLength: 5 }), fc.option(fc.tuple(arbLabels, arbProfiles), { nil: undefined }), fc.tuple(arbLabels, arbProfiles), fc.constantFrom('Deny', 'Pass'), (ps, before, after, t1Default) => {
+        const gnps = ps.map(toGnp);
+        const tiers = [{ metadata: { name: 't1' }, spec: { order: 10, defaultAction: t1Default } }];
+        const current = before === undefined ? undefined : hep(before[0], before[1]);
+        const desired = hep(after[0], after[1]);
+        const d = decidePolicyGuard({ desired: [desired], current: current ? [current] : [], snapshot: snap(gnps, tiers), config: SAFE });
+        if (d.held.has(desired.metadata.name)) return;
+        const model = modelFromSnapshot(snap(gnps, tiers))!.model;
+        const was = endpointPipeline(current, model);
+        const now = endpointPipeline(desired, model);
+        letThrough++;
+        if (now.selecting.length > 0) letThroughSelected++;
+        for (const path of ['host', 'forward'] as const) {
+          for (const direction of ['ingress', 'egress'] as const) {
+            for (const pk of packets) {
+              const verdict = (pipe: typeof was) => walkEndpoint(pipe, direction, path, oracle(pk)).at(-1)!.verdict;
+              if (verdict(was) !== 'drop' && verdict(now) === 'drop') {
+                assert.fail(`${path} ${direction} ${JSON.stringify(pk)} dropped after a write the guard let through: ${JSON.stringify({ gnps, before, after })}`);
+              }
+            }
+          }
+        }
+      }),
+      { numRuns: 400 },
+    );
+    // Not vacuous: many writes went through, some of them with policies selecting the HEP.
+    assert.ok(letThrough > 40 && letThroughSelected > 10, `let through ${letThrough}, with selecting policies ${letThroughSelected}`);
   });
 });
