@@ -244,7 +244,7 @@ describe('deploy/examples', () => {
   const byName = (name: string) => policies.find((p) => p.metadata.name === name)!;
 
   test('every policy is a v3 GlobalNetworkPolicy with a valid selector that is never all()', () => {
-    assert.equal(policies.length, 3);
+    assert.equal(policies.length, 4);
     for (const p of policies) {
       assert.equal(p.apiVersion, 'projectcalico.org/v3');
       assert.equal(p.kind, 'GlobalNetworkPolicy');
@@ -267,6 +267,17 @@ describe('deploy/examples', () => {
     assert.equal(matches({ role: 'master', type: 'external' }), true);
     assert.equal(matches({ role: 'master' }), false, 'internal interfaces of masters are not denied');
     assert.equal(matches({ role: 'worker', type: 'external' }), false);
+  });
+
+  test('before the deny, the kubelet (10250) and the agent (9808) stay reachable from every node and every pod', () => {
+    const keep = byName('allow-cluster-node-ports-external');
+    const deny = byName('deny-other-ingress-external');
+    assert.equal(keep.spec['selector'], deny.spec['selector']);
+    assert.ok(keep.spec['order'] < deny.spec['order'], 'evaluated before the deny');
+    assert.deepEqual(keep.spec['ingress'], [
+      { action: 'Allow', protocol: 'TCP', source: { selector: 'app.kubernetes.io/managed-by == "calico-hep-agent"' }, destination: { ports: [10250, 9808] } },
+      { action: 'Allow', protocol: 'TCP', source: { namespaceSelector: 'all()' }, destination: { ports: [10250, 9808] } },
+    ]);
   });
 
   test('the preDNAT example sets applyOnForward and has ingress rules only', () => {

@@ -214,9 +214,9 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
     const expected = (await Promise.all(files.map(async (f) => parseObjects(await readFile(join(dir, f), 'utf8'))))).flat();
     const byName = (l: KubeObject[]) => [...l].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-    assert.equal(policies.length, 3);
+    assert.equal(policies.length, 4);
     assert.deepEqual(byName(policies), byName(expected));
-    assert.equal(objects.length, defaults.length + 3);
+    assert.equal(objects.length, defaults.length + 4);
   });
 
   test('another release name and namespace: names, references and the admission policy user follow', async () => {

@@ -99,6 +99,34 @@ export class CalicoPolicyApi {
     }
   }
 
+  /**
+   * Every object of a cluster-scoped Calico resource (`stagedglobalnetworkpolicies`,
+   * `felixconfigurations`), paged, with `kind` filled in; `undefined` when the API does not serve it.
+   */
+  async listAll(plural: string, kind: string): Promise<RawObject[] | undefined> {
+    const items: RawObject[] = [];
+    let continueToken: string | undefined;
+    try {
+      do {
+        const res = (await observed(this.#observer, 'list', plural, () =>
+          this.#api.listClusterCustomObject({
+            group: this.calico.group,
+            version: this.calico.version,
+            plural,
+            limit: 500,
+            ...(continueToken !== undefined ? { _continue: continueToken } : {}),
+          }),
+        )) as { items?: RawObject[]; metadata?: { continue?: string } };
+        for (const item of res.items ?? []) items.push({ ...item, kind });
+        continueToken = res.metadata?.continue || undefined;
+      } while (continueToken !== undefined);
+    } catch (err) {
+      if (apiFailure(err).code === 404) return undefined;
+      throw err;
+    }
+    return items;
+  }
+
   /** One FelixConfiguration; `undefined` when it does not exist. */
   async getFelixConfiguration(name: string): Promise<RawObject | undefined> {
     try {

@@ -3,7 +3,7 @@
 // sequence of objects (as in the Calico guide). Tier and FelixConfiguration objects are used too;
 // anything else is skipped with a note.
 import { parseAllDocuments } from 'yaml';
-import { parsePolicy, parseTier, type Policy, type Tier } from './model.ts';
+import { parsePolicy, parseTier, type ParsePolicyOptions, type Policy, type Tier } from './model.ts';
 
 export interface PolicyDocuments {
   readonly policies: Policy[];
@@ -19,8 +19,12 @@ export class PolicyFileError extends Error {
 
 type Obj = { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown }; spec?: unknown; items?: unknown };
 
-/** Sorts parsed objects into policies, tiers and Felix configs. `source` names them in notes. */
-export function collectObjects(objects: readonly unknown[], source: string, into?: PolicyDocuments): PolicyDocuments {
+/**
+ * Sorts parsed objects into policies (StagedGlobalNetworkPolicies too: `kind` tells them apart and the
+ * Felix model never enforces them), tiers and Felix configs. `source` names them in notes; `options`
+ * says how to read policies without `types` (objects read from the cluster: `{ types: 'felix' }`).
+ */
+export function collectObjects(objects: readonly unknown[], source: string, into?: PolicyDocuments, options: ParsePolicyOptions = {}): PolicyDocuments {
   const out: PolicyDocuments = into ?? { policies: [], tiers: [], felixConfigurations: [], notes: [] };
   const visit = (o: unknown, where: string): void => {
     if (o === null || o === undefined) return;
@@ -39,9 +43,9 @@ export function collectObjects(objects: readonly unknown[], source: string, into
       return;
     }
     const name = typeof obj.metadata?.name === 'string' ? obj.metadata.name : '';
-    if (kind === 'GlobalNetworkPolicy') {
-      if (name === '') out.notes.push(`${where}: GlobalNetworkPolicy without metadata.name; skipped`);
-      else out.policies.push(parsePolicy(obj, source));
+    if (kind === 'GlobalNetworkPolicy' || kind === 'StagedGlobalNetworkPolicy') {
+      if (name === '') out.notes.push(`${where}: ${kind} without metadata.name; skipped`);
+      else out.policies.push(parsePolicy(obj, source, { ...options, kind }));
     } else if (kind === 'Tier' && name !== '') out.tiers.push(parseTier(obj));
     else if (kind === 'FelixConfiguration' && name !== '') out.felixConfigurations.push(obj);
     else out.notes.push(`${where}: ${kind || 'object without kind'}${name ? ` ${name}` : ''} is not a GlobalNetworkPolicy; ignored`);

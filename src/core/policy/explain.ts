@@ -1,19 +1,15 @@
 // Which policies apply to a HostEndpoint, in the order Felix evaluates them, and what happens to a
-// packet that no rule matches. Follows Felix's host endpoint chains (felix/rules/endpoints.go,
-// felix/rules/static.go, felix/dataplane/linux/endpoint_mgr.go):
-//   1. doNotTrack policies (raw table): Allow = accept untracked and skip everything below; Deny =
-//      drop; no match = continue. Ignored on an all-interfaces (`*`) HostEndpoint.
-//   2. preDNAT policies (mangle table, ingress only): Allow = accept, skipping normal policy; Deny =
-//      drop; no match = continue (no default drop).
-//   3. normal policies (filter table), tier by tier: Allow/Deny decide; Pass jumps to the next tier;
-//      a tier in which some policy selected the endpoint but no rule matched ends with the tier's
-//      default action (Deny, or Pass for kube-admin/kube-baseline). After the tiers (or when no
-//      policy applies at all), the endpoint's profiles: `projectcalico-default-allow` allows; with
-//      no profile that accepts, the packet is dropped.
-// Failsafe ports are accepted before all of this. applyOnForward policies also police forwarded
-// traffic; with none, forwarded traffic through the endpoint is allowed.
+// packet that no rule with match criteria takes: a presentation of the one Felix model in felix.ts
+// (endpointPipeline + walkEndpoint), never a second evaluator. Per direction:
+//   1. doNotTrack policies (raw table), 2. preDNAT policies (mangle, ingress only), 3. normal policies
+//      tier by tier with the end-of-tier drop, then the profiles in order;
+//   forwarded traffic: doNotTrack and preDNAT decide first (an Allow there skips the forward policy),
+//   then the applyOnForward policies; with none, forwarded traffic is allowed.
+// Failsafe ports are accepted before all of this (failsafe.ts); rules with match criteria are listed
+// but, for "unmatched" traffic, do not match (explain --packet answers for one concrete packet).
 import type { HostEndpoint } from '../model.ts';
-import { DEFAULT_ALLOW_PROFILE, governs, rulesFor, selectsLabels, type Direction, type Policy, type Tier } from './model.ts';
+import { endpointPipeline, walkEndpoint, type Cause, type EndpointPipeline, type FelixStage, type Oracle, type Outcome, type PolicyModel, type TierGroup } from './felix.ts';
+import { DEFAULT_ALLOW_PROFILE, governs, rulesFor, type Direction, type Policy } from './model.ts';
 import { isCatchAll, ruleSummary, type RuleSummary } from './rules.ts';
 
 export type Stage = 'doNotTrack' | 'preDNAT' | 'normal';
@@ -50,6 +46,15 @@ export interface Verdict {
   readonly tier?: string;
 }
 
+export interface ForwardVerdict {
+  /** Policies that can decide forwarded traffic, in order: doNotTrack and preDNAT (ingress) first, then applyOnForward ones. */
+  readonly policies: readonly string[];
+  readonly unmatched: 'allow' | 'deny' | 'no verdict';
+  readonly reason: string;
+  /** The stage that decides unmatched forwarded traffic: a preDNAT or doNotTrack catch-all comes before the forward policy. */
+  readonly decidedBy: FelixStage | 'default';
+}
+
 export interface DirectionExplanation {
   /** In evaluation order: doNotTrack, then preDNAT (ingress only), then normal, each by tier/order/name. */
   readonly policies: readonly AppliedPolicy[];
@@ -57,7 +62,7 @@ export interface DirectionExplanation {
   readonly ignored: readonly { readonly name: string; readonly reason: string }[];
   readonly unmatched: Verdict;
   /** Traffic forwarded through the interface (routed, or to/from local workloads). */
-  readonly forward: { readonly policies: readonly string[]; readonly unmatched: 'allow' | 'deny' | 'no verdict'; readonly reason: string };
+  readonly forward: ForwardVerdict;
 }
 
 export interface HostEndpointExplanation {
@@ -80,126 +85,97 @@ export function hasDefaultAllow(hep: HostEndpoint): boolean {
   return (hep.spec.profiles ?? []).includes(DEFAULT_ALLOW_PROFILE);
 }
 
-/** The policies (any stage, any direction) whose selector picks this HEP, in evaluation order. */
-export function policiesSelecting(hep: HostEndpoint, sorted: readonly Policy[]): Policy[] {
-  const labels = hep.metadata.labels ?? {};
-  return sorted.filter((p) => selectsLabels(p, labels));
-}
+/** Traffic no rule with match criteria takes: catch-all rules match, every other rule does not. */
+export const unmatchedOracle: Oracle = { rule: (ref) => (isCatchAll(ref.rule) ? 'yes' : 'no') };
 
-type Walk = { decided: Verdict } | { passedAll: boolean; anyTier: boolean };
+const STAGE_WORD: Record<FelixStage, string> = { untracked: 'doNotTrack', preDNAT: 'preDNAT', normal: 'normal', forward: 'applyOnForward' };
 
-/** Walks policies tier by tier; `endOfTierDrop` is false for the doNotTrack/preDNAT stages. */
-function walk(policies: readonly Policy[], direction: Direction, tiers: ReadonlyMap<string, Tier>, stage: string, endOfTierDrop: boolean): Walk {
-  let anyTier = false;
-  let i = 0;
-  while (i < policies.length) {
-    const tierName = policies[i]!.tier;
-    const group: Policy[] = [];
-    while (i < policies.length && policies[i]!.tier === tierName) group.push(policies[i++]!);
-    anyTier = true;
-    let passed = false;
-    outer: for (const p of group) {
-      for (const rule of rulesFor(p, direction)) {
-        if (!isCatchAll(rule)) continue;
-        if (rule.action === 'Allow' || rule.action === 'Deny') {
-          return {
-            decided: {
-              action: rule.action === 'Allow' ? 'allow' : 'deny',
-              code: 'catch-all-rule',
-              reason: `${stage} policy ${p.name} (tier ${tierName}) ${rule.action === 'Allow' ? 'allows' : 'denies'} everything that reaches it`,
-              policy: p.name,
-              tier: tierName,
-            },
-          };
-        }
-        if (rule.action === 'Pass') {
-          passed = true;
-          break outer;
-        }
-      }
+/** The certain end of a walk with a yes/no oracle, mapped to a Verdict. */
+function verdictOf(outcomes: readonly Outcome[], pipeline: EndpointPipeline, direction: Direction): Verdict {
+  const last = outcomes[outcomes.length - 1]!;
+  const c: Cause = last.cause;
+  // A profile other than default-allow: its rules are not evaluated here.
+  const unknownProfile = outcomes.find((o) => o.cause.kind === 'profile' && !o.certain);
+  if (unknownProfile !== undefined) {
+    return { action: 'profiles', code: 'other-profiles', reason: `profiles ${pipeline.profiles.join(', ')} decide (not evaluated here), then deny` };
+  }
+  switch (c.kind) {
+    case 'rule':
+      return {
+        action: last.verdict === 'allow' ? 'allow' : 'deny',
+        code: 'catch-all-rule',
+        reason: `${STAGE_WORD[c.ref.stage]} policy ${c.ref.policy} (tier ${c.ref.tier}) ${last.verdict === 'allow' ? 'allows' : 'denies'} everything that reaches it`,
+        policy: c.ref.policy,
+        tier: c.ref.tier,
+      };
+    case 'end-of-tier':
+      return { action: 'deny', code: 'end-of-tier', reason: `end of tier ${c.tier}: its policies (${c.policies.join(', ')}) select this endpoint but no rule matched (tier default action Deny)`, tier: c.tier };
+    case 'profile': {
+      const anyTier = pipeline[direction].normal.length > 0;
+      return { action: 'allow', code: 'default-allow-profile', reason: `${anyTier ? 'every tier passed; ' : 'no normal policy applies; '}profile ${c.profile} allows` };
     }
-    if (!passed && endOfTierDrop) {
-      const tier = tiers.get(tierName);
-      if ((tier?.defaultAction ?? 'Deny') === 'Deny') {
-        return {
-          decided: {
-            action: 'deny',
-            code: 'end-of-tier',
-            reason: `end of tier ${tierName}: its policies select this endpoint but no rule matched (tier default action Deny)`,
-            tier: tierName,
-          },
-        };
-      }
+    default: {
+      if (pipeline[direction].normal.length > 0) return { action: 'deny', code: 'all-tiers-passed', reason: 'every tier passed and no profile allows: deny' };
+      return { action: 'deny', code: 'no-policy', reason: `no normal policy applies to ${direction} and the HostEndpoint has no profile that allows: Calico's default deny` };
     }
   }
-  return { passedAll: true, anyTier };
 }
 
-function explainDirection(hep: HostEndpoint, selecting: readonly Policy[], direction: Direction, tiers: ReadonlyMap<string, Tier>): DirectionExplanation {
+function forwardVerdict(pipeline: EndpointPipeline, direction: Direction): ForwardVerdict {
+  const d = pipeline[direction];
+  const names = (groups: readonly TierGroup[]) => groups.flatMap((g) => g.policies.map((p) => p.name));
+  const policies = [...new Set(direction === 'ingress' ? [...names(d.untracked), ...names(d.preDNAT), ...names(d.forward)] : names(d.forward))];
+  const outcomes = walkEndpoint(pipeline, direction, 'forward', unmatchedOracle);
+  const last = outcomes[outcomes.length - 1]!;
+  const c = last.cause;
+  const unmatched = last.verdict === 'allow' ? 'allow' : last.verdict === 'drop' ? 'deny' : 'no verdict';
+  switch (c.kind) {
+    case 'rule':
+      return {
+        policies,
+        unmatched,
+        decidedBy: c.ref.stage,
+        reason: `${STAGE_WORD[c.ref.stage]} policy ${c.ref.policy} (tier ${c.ref.tier}) ${last.verdict === 'allow' ? 'allows' : 'denies'} everything that reaches it${c.ref.stage === 'preDNAT' || c.ref.stage === 'untracked' ? `, before any applyOnForward policy` : ''}`,
+      };
+    case 'end-of-tier':
+      return { policies, unmatched, decidedBy: c.stage, reason: `end of tier ${c.tier} (forwarded traffic): ${c.policies.join(', ')} select this endpoint but no rule matched` };
+    case 'forward-default':
+      return { policies, unmatched, decidedBy: 'default', reason: 'no applyOnForward policy applies: forwarded traffic is allowed' };
+    default:
+      return { policies, unmatched, decidedBy: 'forward', reason: 'every tier passed; profiles do not apply to forwarded traffic' };
+  }
+}
+
+function explainDirection(hep: HostEndpoint, pipeline: EndpointPipeline, direction: Direction): DirectionExplanation {
   const allInterfaces = hep.spec.interfaceName === '*';
   const ignored: { name: string; reason: string }[] = [];
-  const applied: Policy[] = [];
-  for (const p of selecting) {
+  for (const p of pipeline.selecting) {
     if (!governs(p, direction)) continue;
-    const stage = stageOf(p);
-    if (stage === 'doNotTrack' && allInterfaces) {
-      ignored.push({ name: p.name, reason: 'doNotTrack policy on an all-interfaces (*) HostEndpoint: Felix ignores it' });
-      continue;
-    }
-    if (stage === 'preDNAT' && direction === 'egress') continue; // pre-DNAT policy is ingress only
-    applied.push(p);
+    if (p.doNotTrack && allInterfaces) ignored.push({ name: p.name, reason: 'doNotTrack policy on an all-interfaces (*) HostEndpoint: Felix ignores it' });
   }
-  const byStage = (s: Stage) => applied.filter((p) => stageOf(p) === s);
-  const policies: AppliedPolicy[] = [...byStage('doNotTrack'), ...byStage('preDNAT'), ...byStage('normal')].map((p) => ({
-    name: p.name,
-    tier: p.tier,
-    order: p.order ?? null,
-    stage: stageOf(p),
-    applyOnForward: p.applyOnForward,
-    rules: rulesFor(p, direction).map(ruleSummary),
-  }));
-
-  let unmatched: Verdict | undefined;
-  for (const stage of ['doNotTrack', 'preDNAT'] as const) {
-    const w = walk(byStage(stage), direction, tiers, stage, false);
-    if ('decided' in w) {
-      unmatched = w.decided;
-      break;
-    }
-  }
-  if (unmatched === undefined) {
-    const w = walk(byStage('normal'), direction, tiers, 'normal', true);
-    if ('decided' in w) unmatched = w.decided;
-    else {
-      const profiles = hep.spec.profiles ?? [];
-      if (profiles.includes(DEFAULT_ALLOW_PROFILE)) {
-        unmatched = { action: 'allow', code: 'default-allow-profile', reason: `${w.anyTier ? 'every tier passed; ' : 'no normal policy applies; '}profile ${DEFAULT_ALLOW_PROFILE} allows` };
-      } else if (profiles.length > 0) {
-        unmatched = { action: 'profiles', code: 'other-profiles', reason: `profiles ${profiles.join(', ')} decide (not evaluated here), then deny` };
-      } else if (w.anyTier) {
-        unmatched = { action: 'deny', code: 'all-tiers-passed', reason: 'every tier passed and the HostEndpoint has no profile: deny' };
-      } else {
-        unmatched = { action: 'deny', code: 'no-policy', reason: `no normal policy applies to ${direction} and the HostEndpoint has no profile: Calico's default deny` };
-      }
-    }
-  }
-
-  const fwd = byStage('normal').filter((p) => p.applyOnForward);
-  let forward: DirectionExplanation['forward'];
-  if (fwd.length === 0) forward = { policies: [], unmatched: 'allow', reason: 'no applyOnForward policy applies: forwarded traffic is allowed' };
-  else {
-    const w = walk(fwd, direction, tiers, 'normal', true);
-    forward =
-      'decided' in w
-        ? { policies: fwd.map((p) => p.name), unmatched: w.decided.action === 'allow' ? 'allow' : 'deny', reason: w.decided.reason }
-        : { policies: fwd.map((p) => p.name), unmatched: 'no verdict', reason: 'every tier passed; profiles do not apply to forwarded traffic' };
-  }
-  return { policies, ignored, unmatched, forward };
+  const d = pipeline[direction];
+  const ordered = [...d.untracked, ...d.preDNAT, ...d.normal].flatMap((g) => g.policies);
+  const policies: AppliedPolicy[] = ordered
+    .filter((p) => !(p.doNotTrack && allInterfaces))
+    .map((p) => ({ name: p.name, tier: p.tier, order: p.order ?? null, stage: stageOf(p), applyOnForward: p.applyOnForward, rules: rulesFor(p, direction).map(ruleSummary) }));
+  const unmatched = verdictOf(walkEndpoint(pipeline, direction, 'host', unmatchedOracle), pipeline, direction);
+  return { policies, ignored, unmatched, forward: forwardVerdict(pipeline, direction) };
 }
 
-/** The explanation for one HEP. `sorted` must be in evaluation order (sortPolicies). */
-export function explainHostEndpoint(hep: HostEndpoint, sorted: readonly Policy[], tiers: ReadonlyMap<string, Tier>): HostEndpointExplanation {
-  const selecting = policiesSelecting(hep, sorted);
+/**
+ * The pipeline Felix renders for the HEP. An all-interfaces (*) HEP gets no untracked chains
+ * (doNotTrack policies are ignored there: endpoint_mgr.go renders raw chains per interface only).
+ */
+export function hostEndpointPipeline(hep: HostEndpoint, model: PolicyModel): EndpointPipeline {
+  const pipeline = endpointPipeline(hep, model);
+  if (hep.spec.interfaceName !== '*') return pipeline;
+  const strip = (d: EndpointPipeline['ingress']) => ({ ...d, untracked: [] });
+  return { ...pipeline, ingress: strip(pipeline.ingress), egress: strip(pipeline.egress) };
+}
+
+/** The explanation for one HEP against the model (enforced policies only). */
+export function explainHostEndpoint(hep: HostEndpoint, model: PolicyModel): HostEndpointExplanation {
+  const pipeline = hostEndpointPipeline(hep, model);
   return {
     name: hep.metadata.name,
     node: hep.spec.node,
@@ -208,7 +184,7 @@ export function explainHostEndpoint(hep: HostEndpoint, sorted: readonly Policy[]
     profiles: hep.spec.profiles ?? [],
     labels: hep.metadata.labels ?? {},
     defaultAllow: hasDefaultAllow(hep),
-    ingress: explainDirection(hep, selecting, 'ingress', tiers),
-    egress: explainDirection(hep, selecting, 'egress', tiers),
+    ingress: explainDirection(hep, pipeline, 'ingress'),
+    egress: explainDirection(hep, pipeline, 'egress'),
   };
 }

@@ -9,3 +9,5 @@ export * from './explain.ts';
 export * from './lint.ts';
 export * from './guard.ts';
 export * from './documents.ts';
+export * from './packet.ts';
+export * from './governance.ts';

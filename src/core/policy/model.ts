@@ -75,6 +75,8 @@ export interface Policy {
   readonly typesWritten: readonly PolicyType[];
   readonly ingress: readonly Rule[];
   readonly egress: readonly Rule[];
+  /** The object as written, for the checks of what Calico's API rejects (lint's validatePolicyObject). */
+  readonly raw?: unknown;
 }
 
 export interface Tier {
@@ -194,6 +196,7 @@ export function parsePolicy(
     typesWritten: written,
     ingress,
     egress,
+    raw: obj,
   };
 }
 

@@ -8,7 +8,7 @@
 //   primary   := '(' or ')' | 'has(' key ')' | 'all(' ')' | 'global(' ')'
 //              | key ('==' | '!=' | 'contains' | 'starts with' | 'ends with') literal
 //              | key ('in' | 'not in') '{' (literal (',' literal)* ','?)? '}'
-//   key       := [A-Za-z0-9_./-]+
+//   key       := [A-Za-z0-9_./-]{1,512}           longer keys are refused, as Calico's tokenizer does
 //   literal   := '"' [^"]* '"' | "'" [^']* "'"     no escapes; values are never bare words
 //
 // Whitespace is spaces and tabs only (Calico rejects newlines). `has(`, `all(` and `global(` take no
@@ -37,6 +37,13 @@ export class SelectorError extends Error {
 
 /** Deeper nesting than this is refused (Calico has no limit; no real selector comes near it). */
 export const MAX_NESTING = 1000;
+
+/**
+ * The longest label key Calico's tokenizer accepts, in bytes (`MaxLabelLength` in
+ * libcalico-go/lib/selector/tokenizer/tokenizer.go: `cutIdentifier` fails with "label too long").
+ * Keys are ASCII, so bytes are characters. String literals have no such limit.
+ */
+export const MAX_LABEL_LENGTH = 512;
 
 const OPERATORS = "'==', '!=', 'in', 'not in', 'contains', 'starts with' or 'ends with'";
 const OPERAND = "a label key, 'has(', 'all()', 'global()', '!' or '('";
@@ -202,6 +209,9 @@ class Parser {
     const start = this.pos;
     const t = this.text;
     while (this.pos < t.length && isKeyChar(t.charCodeAt(this.pos))) this.pos++;
+    if (this.pos - start > MAX_LABEL_LENGTH) {
+      throw new SelectorError(start, `a label key of at most ${MAX_LABEL_LENGTH} characters`, `one of ${this.pos - start}`);
+    }
     return t.slice(start, this.pos);
   }
 

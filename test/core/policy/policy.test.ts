@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import type { HostEndpoint } from '../../../src/core/model.ts';
 import {
   DEFAULT_FAILSAFE,
+  buildPolicyModel,
   explainHostEndpoint,
   failsafeFrom,
   lint,
@@ -34,7 +35,7 @@ function hep(name: string, labels: Record<string, string>, extra: Partial<HostEn
 function analyse(policies: Policy[], heps: HostEndpoint[], failsafe: Failsafe = DEFAULT_FAILSAFE, tiers: Tier[] = []) {
   const table = tierTable(tiers, policies);
   const sorted = sortPolicies(policies, table);
-  const explanations = heps.map((h) => explainHostEndpoint(h, sorted, table));
+  const explanations = heps.map((h) => explainHostEndpoint(h, buildPolicyModel(policies, tiers)));
   return { sorted, explanations, findings: lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe }) };
 }
 
@@ -44,7 +45,7 @@ describe('documents', () => {
   it('reads a bare sequence, --- documents and Lists, and notes what it ignores', async () => {
     assert.deepEqual((await load('guide-http-https.yaml')).policies.map((p) => p.name), ['allow-http-https-traffic-only', 'drop-other-ingress']);
     const fixed = await load('fixed-http-https.yaml');
-    assert.equal(fixed.policies.length, 3);
+    assert.equal(fixed.policies.length, 4);
     assert.match(fixed.notes.join('\n'), /ConfigMap not-a-policy is not a GlobalNetworkPolicy; ignored/);
     const list = parsePolicyText('kind: GlobalNetworkPolicyList\nitems:\n- kind: GlobalNetworkPolicy\n  metadata: {name: a}\n  spec: {}\n- kind: Tier\n  metadata: {name: t1}\n  spec: {order: 5}\n', 'list.yaml');
     assert.deepEqual(list.policies.map((p) => p.name), ['a']);
@@ -111,7 +112,10 @@ describe('the Calico guide, section 5 (docs/recipe.md)', () => {
     assert.deepEqual([x.ingress.unmatched.action, x.ingress.unmatched.code, x.ingress.unmatched.policy], ['deny', 'catch-all-rule', 'drop-other-ingress']);
     assert.deepEqual(x.egress.policies, []);
     assert.deepEqual([x.egress.unmatched.action, x.egress.unmatched.code], ['deny', 'no-policy']);
-    assert.equal(x.ingress.forward.unmatched, 'allow');
+    // A preDNAT Deny decides forwarded traffic before any forward policy (felix/rules/static.go: mangle
+    // PREROUTING runs before routing), so the guide's drop also drops forwarded traffic.
+    assert.deepEqual([x.ingress.forward.unmatched, x.ingress.forward.decidedBy], ['deny', 'preDNAT']);
+    assert.match(x.ingress.forward.reason, /preDNAT policy drop-other-ingress .* before any applyOnForward policy/);
   });
 
   it('lints: the selector-less Deny, and the masters\' egress locked to failsafe ports', async () => {
@@ -201,9 +205,9 @@ describe('lint on crafted bad policies', () => {
     delete (noIps.spec as { expectedIPs?: unknown }).expectedIPs;
     const { findings } = analyse(
       [
-        gnp('typo', { selector: 'role == "wrker"', ingress: [{ action: 'Allow' }] }),
-        gnp('pods', { selector: 'app == "x"', namespaceSelector: 'name == "prod"', ingress: [{ action: 'Deny' }] }),
-        gnp('from-db', { selector: 'role == "w"', ingress: [{ action: 'Allow', source: { selector: 'role == "db"' } }] }),
+        gnp('typo', { selector: 'role == "wrker"', types: ['Ingress'], ingress: [{ action: 'Allow' }] }),
+        gnp('pods', { selector: 'app == "x"', namespaceSelector: 'name == "prod"', types: ['Ingress'], ingress: [{ action: 'Deny' }] }),
+        gnp('from-db', { selector: 'role == "w"', types: ['Ingress'], ingress: [{ action: 'Allow', source: { selector: 'role == "db"' } }] }),
       ],
       [h, noIps],
     );
@@ -215,7 +219,7 @@ describe('lint on crafted bad policies', () => {
     const fs = failsafeFrom([{ metadata: { name: 'default' }, spec: { failsafeInboundHostPorts: [] } }]);
     assert.deepEqual(fs.inbound, []);
     assert.equal(fs.outbound.length, 9);
-    const { findings } = analyse([gnp('ssh', { selector: 'role == "w"', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] })], [h], fs);
+    const { findings } = analyse([gnp('ssh', { selector: 'role == "w"', types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] })], [h], fs);
     assert.deepEqual(codes(findings), ['error:failsafe-disabled']);
     assert.match(findings[0]!.message, /failsafeInboundHostPorts is empty \(FelixConfiguration default\).*SSH included/);
     assert.deepEqual(analyse([], [h], fs).findings, [], 'a default-allow HEP with no policy is not at risk');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nodeLabelKeys, nodeToString, parseSelector, quoteLiteral, SelectorError } from '../../../src/core/selector/index.ts';
+import { MAX_LABEL_LENGTH, nodeLabelKeys, nodeToString, parseSelector, quoteLiteral, SelectorError } from '../../../src/core/selector/index.ts';
 
 type Labels = Record<string, string>;
 
@@ -239,6 +239,34 @@ describe('parseSelector: invalid selectors', () => {
       );
     });
   }
+});
+
+describe('parseSelector: label key length (libcalico-go/lib/selector/tokenizer/tokenizer.go MaxLabelLength = 512)', () => {
+  const k512 = 'k'.repeat(MAX_LABEL_LENGTH);
+  const k513 = 'k'.repeat(MAX_LABEL_LENGTH + 1);
+  // [selector, accepted]: cutIdentifier refuses an identifier longer than 512 bytes wherever it is read.
+  const TABLE: ReadonlyArray<readonly [string, string, boolean]> = [
+    ['512-char key in ==', `${k512} == "x"`, true],
+    ['513-char key in ==', `${k513} == "x"`, false],
+    ['512-char key in has()', `has(${k512})`, true],
+    ['513-char key in has()', `has(${k513})`, false],
+    ['513-char key after &&', `has(a) && ${k513} in {"x"}`, false],
+    ['513-char string literal (values have no limit)', `a == "${'v'.repeat(MAX_LABEL_LENGTH + 1)}"`, true],
+  ];
+  for (const [name, text, ok] of TABLE) {
+    it(`${name}: ${ok ? 'accepted' : 'rejected'}`, () => {
+      if (ok) assert.ok(parseSelector(text).matches({ [k512]: 'x', a: 'v'.repeat(MAX_LABEL_LENGTH + 1) }) !== undefined);
+      else {
+        assert.throws(
+          () => parseSelector(text),
+          (err: unknown) => err instanceof SelectorError && err.message.includes(`a label key of at most ${MAX_LABEL_LENGTH} characters`) && err.found === `one of ${MAX_LABEL_LENGTH + 1}`,
+        );
+      }
+    });
+  }
+  it('a 513-char key fails at the start of the key', () => {
+    assert.throws(() => parseSelector(`has(a) && ${k513} == "x"`), (err: unknown) => err instanceof SelectorError && err.position === 10);
+  });
 });
 
 describe('Selector tooling API', () => {
