@@ -201,8 +201,14 @@ async function walk(dir: string, base = dir): Promise<string[]> {
 
 const IN_CI = process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false';
 const CACHE = join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'calico-hep-agent', 'image-test');
-/** A storage of its own: the stand-in tags never shadow a real debian or node image of the machine. */
-const STORAGE = ['--root', join(CACHE, 'storage'), '--runroot', '/run/calico-hep-agent-image-test'];
+/** A container storage of its own: the stand-in tags never shadow a real debian or node image of the machine. */
+const STORAGE_CONF = join(CACHE, 'storage.conf');
+const CONTAINERS_ENV = { CONTAINERS_STORAGE_CONF: STORAGE_CONF };
+/**
+ * The same storage as flags for podman, without CONTAINERS_STORAGE_CONF: with that variable `podman
+ * run --rm` waits 20 s for its exit command (`podman container cleanup`, which gets the flags).
+ */
+const PODMAN = ['podman', '--root', join(CACHE, 'storage'), '--runroot', '/run/calico-hep-agent-image-test'];
 const TAG = `localhost/calico-hep-agent:test-${process.pid}`;
 const NS = 'calico-hep-agent';
 const SA_USER = `system:serviceaccount:${NS}:calico-hep-agent`;
@@ -245,7 +251,7 @@ function sh(cmd: string, args: readonly string[], opts: { timeoutMs?: number; en
  */
 function podmanRunArgs(ns: Netns, extra: readonly string[], command: readonly string[], opts: { imageUser?: boolean } = {}): string[] {
   const podman = [
-    'podman', ...STORAGE, 'run', '--rm', '--cgroups=disabled',
+    ...PODMAN, 'run', '--rm', '--cgroups=disabled',
     '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
     '--network', `ns:/run/netns/${ns.name}`,
     '--read-only', ...(opts.imageUser === true ? [] : ['--user', String(UID)]), '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
@@ -278,20 +284,17 @@ describe('the image, built with buildah and run with podman as the DaemonSet run
     work = await mkdtemp(join(tmpdir(), 'hep-image-'));
     await chmod(work, 0o755);
     await mkdir(join(CACHE, 'storage'), { recursive: true });
+    await writeFile(STORAGE_CONF, `[storage]\ndriver = "overlay"\ngraphroot = "${PODMAN[2]}"\nrunroot = "${PODMAN[4]}"\n`);
     // Stand-ins for node:<v>-<release>-slim and debian:<release>-slim, cached by their inputs.
-    await sh('bash', [join(ROOT, 'test/deploy/standin-base.sh'), ARGS['NODE_VERSION']!, ARGS['DEBIAN_RELEASE']!], {
-      env: { STORAGE_FLAGS: STORAGE.join(' ') },
-      timeoutMs: 300_000,
+    await sh('bash', [join(ROOT, 'test/deploy/standin-base.sh'), ARGS['NODE_VERSION']!, ARGS['DEBIAN_RELEASE']!], { env: CONTAINERS_ENV, timeoutMs: 300_000 });
+    // The project's Dockerfile, unchanged, built by `npm run image` (scripts/image.sh) with buildah;
+    // the machine's extra CA (NODE_EXTRA_CA_CERTS, if any) reaches `npm ci` as a build secret.
+    const log = await sh('bash', [join(ROOT, 'scripts/image.sh'), TAG], {
+      env: { ...CONTAINERS_ENV, IMAGE_BUILDER: 'buildah', IMAGE_BUILD_FLAGS: '--isolation chroot --pull=never' },
+      timeoutMs: 480_000,
     });
-    // The project's Dockerfile, unchanged; the machine's extra CA (if any) reaches `npm ci` as a build secret.
-    const ca = process.env['NODE_EXTRA_CA_CERTS'];
-    const secret = ca !== undefined && ca !== '' ? await readFile(ca).then(() => ['--secret', `id=ca,src=${ca}`], () => []) : [];
-    const revision = (await run('git', ['-C', ROOT, 'rev-parse', 'HEAD'])).stdout.trim() || 'unknown';
-    await sh('buildah', [
-      ...STORAGE, 'bud', '--isolation', 'chroot', '--pull=never', '--layers', ...secret,
-      '--build-arg', `VERSION=${PKG.version}`, '--build-arg', `REVISION=${revision}`, '-t', TAG, ROOT,
-    ], { timeoutMs: 480_000 });
-    imageBytes = Number((await sh('podman', [...STORAGE, 'image', 'inspect', '--format', '{{.Size}}', TAG])).trim());
+    assert.match(log, /npm run image: buildah building/);
+    imageBytes = Number((await sh(PODMAN[0]!, [...PODMAN.slice(1), 'image', 'inspect', '--format', '{{.Size}}', TAG])).trim());
     ns = await Netns.create();
     await ns.addVeth('eth0', 'peer0');
     await ns.setUp('eth0', 'peer0');
@@ -300,7 +303,7 @@ describe('the image, built with buildah and run with podman as the DaemonSet run
 
   after(async () => {
     await ns?.destroy();
-    await run('podman', [...STORAGE, 'rmi', '--force', TAG]).catch(() => undefined);
+    await sh(PODMAN[0]!, [...PODMAN.slice(1), 'rmi', '--force', TAG]).catch(() => undefined);
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
@@ -383,7 +386,7 @@ describe('the image, built with buildah and run with podman as the DaemonSet run
     after(async () => {
       if (agent !== undefined && agent.exitCode === null) {
         agent.kill('SIGKILL');
-        await run('podman', [...STORAGE, 'rm', '--force', `calico-hep-agent-test-${process.pid}`]).catch(() => undefined);
+        await sh(PODMAN[0]!, [...PODMAN.slice(1), 'rm', '--force', `calico-hep-agent-test-${process.pid}`]).catch(() => undefined);
       }
       bridge?.stdin?.end();
       bridge?.kill('SIGTERM');

@@ -4,14 +4,13 @@
 #   debian:<release>-slim                 mmdebstrap --variant=minbase, slimmed like Debian's -slim images
 #   node:<version>-<release>-slim         the same plus the official Node binary (npm package
 #                                         node-linux-<arch>@<version>) and npm, laid out as the official image
-# Usage: standin-base.sh NODE_VERSION DEBIAN_RELEASE  (buildah/podman global flags in $STORAGE_FLAGS)
+# Usage: standin-base.sh NODE_VERSION DEBIAN_RELEASE  (the storage: $CONTAINERS_STORAGE_CONF, as for buildah)
 # Skips the work when both tags exist in that storage with this script's key (its inputs) as a label.
 set -euo pipefail
 
 node_version=$1
 release=$2
 npm_spec=${NPM_SPEC:-npm@11}
-read -r -a storage <<<"${STORAGE_FLAGS:-}"
 case "$(uname -m)" in
   x86_64) arch=x64 ;;
   aarch64) arch=arm64 ;;
@@ -23,7 +22,7 @@ node_tag="docker.io/library/node:${node_version}-${release}-slim"
 label=io.calico-hep-agent.standin-key
 
 has_key() {
-  [ "$(buildah "${storage[@]}" inspect --type image --format "{{index .OCIv1.Config.Labels \"$label\"}}" "$1" 2>/dev/null)" = "$key" ]
+  [ "$(buildah inspect --type image --format "{{index .OCIv1.Config.Labels \"$label\"}}" "$1" 2>/dev/null)" = "$key" ]
 }
 if has_key "$debian_tag" && has_key "$node_tag"; then
   echo "standin-base: cached ($key)"
@@ -33,7 +32,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/hep-standin-XXXXXX")
 ctrs=()
 cleanup() {
-  for c in "${ctrs[@]}"; do buildah "${storage[@]}" rm "$c" >/dev/null 2>&1 || true; done
+  for c in "${ctrs[@]}"; do buildah rm "$c" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,15 +53,15 @@ mmdebstrap --variant=minbase --quiet \
 image() { # tag, then commands run with $root = the mounted file system
   local tag=$1 c root
   shift
-  c=$(buildah "${storage[@]}" from scratch)
+  c=$(buildah from scratch)
   ctrs+=("$c")
-  root=$(buildah "${storage[@]}" mount "$c")
+  root=$(buildah mount "$c")
   tar -C "$root" -xf "$work/rootfs.tar"
   "$@" "$root"
-  buildah "${storage[@]}" umount "$c" >/dev/null
-  buildah "${storage[@]}" config --label "$label=$key" \
+  buildah umount "$c" >/dev/null
+  buildah config --label "$label=$key" \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd "$CMD" "$c"
-  buildah "${storage[@]}" commit --quiet --rm "$c" "$tag" >/dev/null
+  buildah commit --quiet --rm "$c" "$tag" >/dev/null
   ctrs=("${ctrs[@]/$c}")
 }
 
