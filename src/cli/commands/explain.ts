@@ -12,7 +12,7 @@ import { NO_OBSERVER } from '../../adapters/kube/observer.ts';
 import { CalicoPolicyApi } from '../../adapters/kube/policies.ts';
 import { discoverInterfaces } from '../../adapters/netlink/discover.ts';
 import type { Config } from '../../config/schema.ts';
-import { desiredStateBuilder, type NodeFacts } from '../../core/desired.ts';
+import { desiredStateBuilder } from '../../core/desired.ts';
 import { managedSelector } from '../../core/labels.ts';
 import type { HostEndpoint, NetInterface } from '../../core/model.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/ownership.ts';
@@ -37,7 +37,8 @@ import {
   type PolicyDocuments,
   type Tier,
 } from '../../core/policy/index.ts';
-import { commandConfig, oneOf, parseFlags, parseLabelList } from '../flags.ts';
+import { commandConfig, oneOf, parseFlags } from '../flags.ts';
+import { nodeFactsForCli } from '../node-labels.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo, type Command } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent explain [flags]
@@ -238,20 +239,6 @@ async function listManaged(heps: HostEndpointApi, labelSelector: string): Promis
   return items;
 }
 
-async function nodeFacts(name: string, labelFlag: string | undefined, kc: KubeConfig | undefined, io: CliIo): Promise<NodeFacts> {
-  if (labelFlag !== undefined) return { name, labels: parseLabelList(labelFlag, '--node-labels') };
-  if (kc === undefined) {
-    io.stderr.write('note: no --node-labels and no kubeconfig: computing HostEndpoints without Node labels\n');
-    return { name, labels: {} };
-  }
-  const facts = await readNodeFacts(kc, name);
-  if (facts === undefined) {
-    io.stderr.write(`warning: Node "${name}" not found in the cluster; computing HostEndpoints without Node labels\n`);
-    return { name, labels: {} };
-  }
-  return { name, labels: facts.labels };
-}
-
 export function makeExplain(deps: ExplainDeps = {}): Command {
   return async (argv: readonly string[], io: CliIo): Promise<number> => {
     const { values } = parseFlags(argv, {
@@ -316,7 +303,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     if (clusterHeps !== undefined) hostEndpoints = clusterHeps;
     else {
       if (kc === undefined && values['node-labels'] === undefined) kc = await findKubeConfig({ file: values.kubeconfig, env: io.env });
-      const [interfaces, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFacts(nodeName, values['node-labels'], kc, io)]);
+      const [interfaces, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFactsForCli(nodeName, values['node-labels'], kc, io, readNodeFacts)]);
       const state = desiredStateBuilder(config)(node, interfaces);
       for (const w of state.warnings) io.stderr.write(`warning: ${w}\n`);
       hostEndpoints = state.hostEndpoints;
