@@ -3,7 +3,7 @@
 //
 // The agent needs Node >= 22.19 (type stripping of src/*.ts, and the undici that
 // @kubernetes/client-node 2.x uses). When the Node on PATH is older:
-// - in a checkout, `npm ci` runs scripts/setup-node.js (preinstall), which installs the npm
+// - in a checkout, `npm ci` runs scripts/setup-node.js (`prepare`), which installs the npm
 //   registry's `node@24` package into a cache folder once (the same folder .ci/node-env.sh uses);
 // - `npx calico-hep-agent` (bin/calico-hep-agent.js) and the npm scripts (scripts/node.js) then
 //   re-run themselves under that Node;

@@ -1,9 +1,10 @@
-// npm's preinstall: makes sure a Node that calico-hep-agent supports (>= 22.19) is at hand.
+// npm's `prepare` (run by `npm ci` / `npm install` in a checkout, never where the package is installed
+// as a dependency): makes sure a Node that calico-hep-agent supports (>= 22.19) is at hand.
 // - This Node is recent enough: nothing to do, nothing printed.
 // - In a checkout on an older Node (Node 20 of many distributions): say so, and install the npm
 //   registry's node@24 into a cache folder once (bin/node-runtime.js); `npx calico-hep-agent` and
 //   the npm scripts use it from then on. npm's EBADENGINE warnings before this are expected.
-// - Installed as a package on an older Node: say what to do; the install itself goes on.
+// - Elsewhere (no sources next to it) on an older Node: say what to do; the install itself goes on.
 // Runs on old Nodes: plain JavaScript, no dependencies.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
