@@ -32,15 +32,6 @@ RUN node scripts/bundle.ts && node dist/calico-hep-agent.mjs --version
 FROM node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim AS node
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="calico-hep-agent" \
-      org.opencontainers.image.description="Kubernetes node agent that keeps Calico HostEndpoints for every node's own interfaces correct" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="https://github.com/calico-hep-agent/calico-hep-agent" \
-      org.opencontainers.image.documentation="https://github.com/calico-hep-agent/calico-hep-agent/blob/main/docs/install.md"
 # iproute2 gives `ip` with JSON output (-j) and `ip monitor`; nothing it recommends is needed.
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -50,6 +41,16 @@ RUN apt-get update \
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 COPY --from=build /src/dist/calico-hep-agent.mjs /src/dist/calico-hep-agent.mjs.map /app/
+# After the layers with content, so that a new revision does not rebuild them.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="calico-hep-agent" \
+      org.opencontainers.image.description="Kubernetes node agent that keeps Calico HostEndpoints for every node's own interfaces correct" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="https://github.com/calico-hep-agent/calico-hep-agent" \
+      org.opencontainers.image.documentation="https://github.com/calico-hep-agent/calico-hep-agent/blob/main/docs/install.md"
 ENV NODE_ENV=production
 # Numeric, so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
 USER 65532:65532

@@ -78,4 +78,9 @@ add_node() { # the official image's layout: /usr/local/bin/node, npm in /usr/loc
 
 CMD=bash image "$debian_tag" nothing
 CMD=node image "$node_tag" add_node
+# Stand-ins of earlier inputs are no longer tagged: remove them (unless a cached build still uses them).
+for id in $(buildah images --quiet --noheading --filter "label=$label" 2>/dev/null | sort -u); do
+  [ "$(buildah inspect --type image --format "{{index .OCIv1.Config.Labels \"$label\"}}" "$id" 2>/dev/null)" = "$key" ] ||
+    buildah rmi "$id" >/dev/null 2>&1 || true
+done
 echo "standin-base: built $debian_tag and $node_tag ($key)"
