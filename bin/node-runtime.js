@@ -26,7 +26,7 @@ export function supported(version) {
 
 /** The cache folder for node@24: $NODE_CACHE, else ~/.cache/calico-hep-agent/node24 (as .ci/node-env.sh). */
 export function nodeCache(env = process.env) {
-  return env.NODE_CACHE || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'calico-hep-agent', 'node24');
+  return env.NODE_CACHE || join(homedir(), '.cache', 'calico-hep-agent', 'node24');
 }
 
 export function cachedNodePath(env = process.env) {
