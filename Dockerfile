@@ -30,6 +30,9 @@ COPY scripts/bundle.ts scripts/bundle.ts
 RUN node scripts/bundle.ts && node dist/calico-hep-agent.mjs --version
 
 FROM node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim AS node
+# An instruction of its own: buildah (1.28) leaves the working container of an instruction-less
+# stage behind, mounted, after COPY --from it.
+WORKDIR /usr/local/bin
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 # iproute2 gives `ip` with JSON output (-j) and `ip monitor`; nothing it recommends is needed.

@@ -292,11 +292,14 @@ describe('the image, built with buildah and run with podman as the DaemonSet run
     await sh('bash', [join(ROOT, 'test/deploy/standin-base.sh'), ARGS['NODE_VERSION']!, ARGS['DEBIAN_RELEASE']!], { env: CONTAINERS_ENV, timeoutMs: 300_000 });
     // The project's Dockerfile, unchanged, built by `npm run image` (scripts/image.sh) with buildah;
     // the machine's extra CA (NODE_EXTRA_CA_CERTS, if any) reaches `npm ci` as a build secret.
+    const buildahContainers = async () => (await sh('buildah', ['containers', '--quiet'], { env: CONTAINERS_ENV })).split('\n').filter((l) => l !== '').length;
+    const containersBefore = await buildahContainers();
     const log = await sh('bash', [join(ROOT, 'scripts/image.sh'), TAG], {
       env: { ...CONTAINERS_ENV, IMAGE_BUILDER: 'buildah', IMAGE_BUILD_FLAGS: '--isolation chroot --pull=never' },
       timeoutMs: 480_000,
     });
     assert.match(log, /npm run image: buildah building/);
+    assert.equal(await buildahContainers(), containersBefore, 'the build leaves no working container behind');
     imageBytes = Number((await sh(PODMAN[0]!, [...PODMAN.slice(1), 'image', 'inspect', '--format', '{{.Size}}', TAG])).trim());
     ns = await Netns.create();
     await ns.addVeth('eth0', 'peer0');
