@@ -214,6 +214,7 @@ const NS = 'calico-hep-agent';
 const SA_USER = `system:serviceaccount:${NS}:calico-hep-agent`;
 const V3 = 'hostendpoints.projectcalico.org';
 const UID = ds.spec.template.spec.securityContext.runAsUser;
+const GID = ds.spec.template.spec.securityContext.runAsGroup;
 
 async function whyNoContainers(): Promise<string | null> {
   const netns = await canUseNetns();
@@ -254,7 +255,7 @@ function podmanRunArgs(ns: Netns, extra: readonly string[], command: readonly st
     ...PODMAN, 'run', '--rm', '--cgroups=disabled',
     '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
     '--network', `ns:/run/netns/${ns.name}`,
-    '--read-only', ...(opts.imageUser === true ? [] : ['--user', String(UID)]), '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+    '--read-only', ...(opts.imageUser === true ? [] : ['--user', `${UID}:${GID}`]), '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
     ...extra, TAG, ...command,
   ];
   const quoted = podman.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
@@ -316,14 +317,14 @@ describe('the image, built with buildah and run with podman as the DaemonSet run
   test('Debian slim with iproute2, the Node of the Dockerfile, no npm; non-root by default; --version', async (t) => {
     t.diagnostic(`image size: ${(imageBytes / 1024 / 1024).toFixed(1)} MiB (${imageBytes} bytes)`);
     assert.ok(imageBytes > 0 && imageBytes < 300 * 1024 * 1024, `${imageBytes} bytes`);
-    const script = 'id -u; node --version; . /etc/os-release; echo "$ID $VERSION_CODENAME"; ip -V; ls /usr/local/bin; ls /app';
+    const script = 'id -u; id -g; node --version; . /etc/os-release; echo "$ID $VERSION_CODENAME"; ip -V; ls /usr/local/bin; ls /app';
     const out = await sh('unshare', podmanRunArgs(ns, ['--entrypoint', 'sh'], ['-c', script], { imageUser: true }));
     const lines = out.trim().split('\n');
-    assert.equal(lines[0], String(UID), 'USER of the image');
-    assert.equal(lines[1], `v${ARGS['NODE_VERSION']}`);
-    assert.equal(lines[2], `debian ${ARGS['DEBIAN_RELEASE']}`);
-    assert.match(lines[3]!, /^ip utility, iproute2-/);
-    assert.deepEqual(lines.slice(4), ['node', 'calico-hep-agent.mjs', 'calico-hep-agent.mjs.map'], 'no npm, npx, corepack or yarn');
+    assert.deepEqual(lines.slice(0, 2), [String(UID), String(GID)], 'USER of the image');
+    assert.equal(lines[2], `v${ARGS['NODE_VERSION']}`);
+    assert.equal(lines[3], `debian ${ARGS['DEBIAN_RELEASE']}`);
+    assert.match(lines[4]!, /^ip utility, iproute2-/);
+    assert.deepEqual(lines.slice(5), ['node', 'calico-hep-agent.mjs', 'calico-hep-agent.mjs.map'], 'no npm, npx, corepack or yarn');
     const version = await sh('unshare', podmanRunArgs(ns, [], ['--version']));
     assert.equal(version, `calico-hep-agent ${PKG.version}\n`);
   });
@@ -427,7 +428,8 @@ describe('the image, built with buildah and run with podman as the DaemonSet run
       const pid = Number((await readFile(agentPidFile(), 'utf8')).trim());
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
       const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-      assert.match(status, new RegExp(`^Uid:\\s+${UID}\\s+${UID}\\s+${UID}\\s+${UID}$`, 'm'), 'the agent runs as the image\'s user');
+      assert.match(status, new RegExp(`^Uid:\\s+${UID}\\s+${UID}\\s+${UID}\\s+${UID}$`, 'm'), 'the agent runs as the DaemonSet\'s user');
+      assert.match(status, new RegExp(`^Gid:\\s+${GID}\\s+${GID}\\s+${GID}\\s+${GID}$`, 'm'), 'and group');
       assert.match(status, /^CapEff:\s+0+$/m, 'without capabilities');
       assert.match(status, /^NoNewPrivs:\s+1$/m);
       t.diagnostic(`agent RSS in the container: ${(field('VmRSS') / 1024).toFixed(1)} MiB (peak ${(field('VmHWM') / 1024).toFixed(1)} MiB)`);
