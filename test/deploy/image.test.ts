@@ -291,12 +291,15 @@ describe('the image, built with buildah and run with podman as the DaemonSet run
     await writeFile(STORAGE_CONF, `[storage]\ndriver = "overlay"\ngraphroot = "${PODMAN[2]}"\nrunroot = "${PODMAN[4]}"\n`);
     // Stand-ins for node:<v>-<release>-slim and debian:<release>-slim, cached by their inputs.
     await sh('bash', [join(ROOT, 'test/deploy/standin-base.sh'), ARGS['NODE_VERSION']!, ARGS['DEBIAN_RELEASE']!], { env: CONTAINERS_ENV, timeoutMs: 300_000 });
-    // The project's Dockerfile, unchanged, built by `npm run image` (scripts/image.sh) with buildah;
-    // the machine's extra CA (NODE_EXTRA_CA_CERTS, if any) reaches `npm ci` as a build secret.
+    // The project's Dockerfile, unchanged, built by `npm run image` (scripts/image.sh) with buildah.
+    // The machine's extra CAs reach `npm ci` as a build secret: NODE_EXTRA_CA_CERTS, else the system
+    // bundle, where a machine behind a TLS-inspecting proxy has them too.
+    const systemBundle = '/etc/ssl/certs/ca-certificates.crt';
+    const extraCa = process.env['NODE_EXTRA_CA_CERTS'] || ((await readFile(systemBundle).then(() => true, () => false)) ? systemBundle : '');
     const buildahContainers = async () => (await sh('buildah', ['containers', '--quiet'], { env: CONTAINERS_ENV })).split('\n').filter((l) => l !== '').length;
     const containersBefore = await buildahContainers();
     const log = await sh('bash', [join(ROOT, 'scripts/image.sh'), TAG], {
-      env: { ...CONTAINERS_ENV, IMAGE_BUILDER: 'buildah', IMAGE_BUILD_FLAGS: '--isolation chroot --pull=never' },
+      env: { ...CONTAINERS_ENV, IMAGE_BUILDER: 'buildah', IMAGE_BUILD_FLAGS: '--isolation chroot --pull=never', EXTRA_CA_FILE: extraCa },
       timeoutMs: 480_000,
     });
     assert.match(log, /npm run image: buildah building/);
