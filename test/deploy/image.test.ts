@@ -427,6 +427,17 @@ describe('the image, built with buildah and run with podman as the DaemonSet run
       assert.deepEqual(hep('n1-eth0')?.spec.expectedIPs, ['192.0.2.10', '192.0.2.11']);
     });
 
+    test('docs/install.md\'s rollout check: plan with the DaemonSet\'s config, run in the agent\'s container', async () => {
+      const podmanExec = [...PODMAN, 'exec', `calico-hep-agent-test-${process.pid}`, 'node', '/app/calico-hep-agent.mjs', 'plan', '--config', '/etc/calico-hep-agent/config.yaml', '--output', 'json'];
+      const quoted = podmanExec.map((a) => `'${a}'`).join(' ');
+      const out = await sh('unshare', ['-m', 'sh', '-c', `if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi; exec ${quoted}`]);
+      const heps = (JSON.parse(out) as { items: HostEndpoint[] }).items;
+      // The Node's labels come from the cluster through the pod's service account, as in the DaemonSet.
+      assert.deepEqual(heps.map((h) => h.metadata.name).sort(), ['n1-eth0', 'n1-peer0']);
+      for (const h of heps) assert.equal(h.metadata.labels?.['role'], 'master');
+      assert.deepEqual(heps.find((h) => h.metadata.name === 'n1-eth0')?.spec.expectedIPs, hep('n1-eth0')?.spec.expectedIPs, 'what the agent wrote');
+    });
+
     test('the agent\'s memory in the container (diagnostic)', async (t) => {
       const pid = Number((await readFile(agentPidFile(), 'utf8')).trim());
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
