@@ -38,7 +38,7 @@ import {
   type Tier,
 } from '../../core/policy/index.ts';
 import { commandConfig, oneOf, parseFlags } from '../flags.ts';
-import { nodeFactsForCli } from '../node-labels.ts';
+import { nodeFactsForCli, type NodeSource } from '../node-labels.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo, type Command } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent explain [flags]
@@ -239,6 +239,11 @@ async function listManaged(heps: HostEndpointApi, labelSelector: string): Promis
   return items;
 }
 
+/** The cluster's Nodes for plan-like computation, when a kubeconfig was found. */
+function nodeSource(kc: KubeConfig | undefined): NodeSource | undefined {
+  return kc === undefined ? undefined : { server: kc.getCurrentCluster()?.server ?? 'the cluster', read: (name) => readNodeFacts(kc, name) };
+}
+
 export function makeExplain(deps: ExplainDeps = {}): Command {
   return async (argv: readonly string[], io: CliIo): Promise<number> => {
     const { values } = parseFlags(argv, {
@@ -303,7 +308,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     if (clusterHeps !== undefined) hostEndpoints = clusterHeps;
     else {
       if (kc === undefined && values['node-labels'] === undefined) kc = await findKubeConfig({ file: values.kubeconfig, env: io.env });
-      const [interfaces, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFactsForCli(nodeName, values['node-labels'], kc, io, readNodeFacts)]);
+      const [interfaces, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFactsForCli(nodeName, values['node-labels'], nodeSource(kc), io)]);
       const state = desiredStateBuilder(config)(node, interfaces);
       for (const w of state.warnings) io.stderr.write(`warning: ${w}\n`);
       hostEndpoints = state.hostEndpoints;

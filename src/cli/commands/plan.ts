@@ -59,5 +59,6 @@ export async function plan(argv: readonly string[], io: CliIo): Promise<number> 
 
 async function nodeFacts(name: string, labelFlag: string | undefined, kubeconfig: string | undefined, io: CliIo): Promise<NodeFacts> {
   const kc = labelFlag === undefined ? await findKubeConfig({ file: kubeconfig, env: io.env }) : undefined;
-  return nodeFactsForCli(name, labelFlag, kc, io, readNodeFacts);
+  const source = kc === undefined ? undefined : { server: kc.getCurrentCluster()?.server ?? 'the cluster', read: (n: string) => readNodeFacts(kc, n) };
+  return nodeFactsForCli(name, labelFlag, source, io);
 }
