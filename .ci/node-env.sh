@@ -1,4 +1,5 @@
-# Sourced by .ci/run (and usable by people): puts a Node >= 22.19 first on PATH.
+# Sourced by .ci/run (and usable by people): puts a Node >= 22.19 first on PATH. The same cache
+# folder is used by bin/node-runtime.js (npm ci on an older Node fills it; npx and npm scripts use it).
 # The machine image ships Node 20; @kubernetes/client-node 2.x and our TypeScript-by-type-stripping
 # need >= 22.19, so we install the npm registry's `node@24` package into a cache folder once.
 node_ok() {

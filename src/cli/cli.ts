@@ -1,3 +1,4 @@
+import { VERSION } from '../version.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type Command } from './io.ts';
 
 // Commands load lazily: `match` must not pay for the Kubernetes client that `run` needs.
@@ -26,16 +27,27 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: calico-hep-agent <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'calico-hep-agent <command> --help' for a command's flags.\n`;
+  return (
+    `usage: calico-hep-agent <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\n` +
+    "Run 'calico-hep-agent help <command>' (or '<command> --help') for a command's flags; --version prints the version.\n"
+  );
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout.write(`calico-hep-agent ${VERSION}\n`);
+    return EXIT_OK;
+  }
+  if (name === 'help' && rest.length > 0) {
+    // `help <command>` is `<command> --help`.
+    [name, ...rest] = [rest[0]!, '--help'];
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(usage());
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const entry = COMMANDS[name];
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (entry === undefined) {
     io.stderr.write(`calico-hep-agent: unknown command '${name}'\n\n${usage()}`);
     return EXIT_USAGE;

@@ -1,6 +1,6 @@
 // `prune` through the CLI against the fake API server: only managed HEPs of missing Nodes go.
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -27,11 +27,17 @@ before(async () => {
       hep('gone-by-hand', 'gone', { role: 'master' }),
     ] as never,
   });
-  kubeconfig = join(await mkdtemp(join(tmpdir(), 'hep-prune-')), 'kubeconfig');
+  dir = await mkdtemp(join(tmpdir(), 'hep-prune-'));
+  kubeconfig = join(dir, 'kubeconfig');
   await server.writeKubeconfig(kubeconfig);
 });
 
-after(() => server.close());
+let dir: string | undefined;
+after(async () => {
+  await server.close();
+  // The kubeconfig holds the fake server's token: leave nothing behind.
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
   const stdout = new PassThrough();

@@ -147,8 +147,11 @@ const BATCH_INPUT = [
   '{"selector": "role == \\"worker\\"", "labels": {"role": "worker"}}',
 ].join('\n');
 
-const BATCH_OUTPUT = [
+// One answer per input line, in order; the blank and whitespace-only lines answer with a blank line.
+const BATCH_OUTPUT: (object | '')[] = [
   { match: true },
+  '',
+  '',
   { match: false },
   { error: "invalid selector at position 5: expected a quoted string (\"...\" or '...'), found 'b'" },
   { error: 'invalid JSON: ' + errorOf(() => JSON.parse('not json')) },
@@ -161,6 +164,12 @@ const BATCH_OUTPUT = [
   { match: true },
   { match: true },
 ];
+
+/** Every output line, blank ones as '' (the final newline ends the last line). */
+const allLines = (text: string): (unknown | '')[] => {
+  assert.ok(text === '' || text.endsWith('\n'), 'output ends with a newline');
+  return text === '' ? [] : text.slice(0, -1).split('\n').map((l) => (l === '' ? '' : (JSON.parse(l) as unknown)));
+};
 
 function errorOf(f: () => unknown): string {
   try {
@@ -180,22 +189,26 @@ describe('match --batch', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('reads JSON lines from stdin and answers each non-blank line, bad lines included', async () => {
+  it('answers every input line on the same output line, blank ones with a blank line; exit 1 when any line failed', async () => {
     const r = await run(['--batch', '-'], BATCH_INPUT);
-    assert.equal(r.code, 0);
-    assert.equal(r.stderr, '');
-    assert.deepEqual(lines(r.stdout), BATCH_OUTPUT);
-    // one compact JSON object per line
-    assert.ok(r.stdout.endsWith('}\n'));
-    assert.equal(r.stdout.split('\n').length, BATCH_OUTPUT.length + 1);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'calico-hep-agent match: 6 line(s) failed\n');
+    assert.deepEqual(allLines(r.stdout), BATCH_OUTPUT);
+    assert.equal(r.stdout.split('\n').length, BATCH_INPUT.split('\n').length + 1);
   });
 
   it('reads JSON lines from a file', async () => {
     const file = join(dir, 'batch.jsonl');
     await writeFile(file, BATCH_INPUT + '\n');
     const r = await run(['--batch', file]);
-    assert.equal(r.code, 0);
-    assert.deepEqual(lines(r.stdout), BATCH_OUTPUT);
+    assert.equal(r.code, 1);
+    assert.deepEqual(allLines(r.stdout), BATCH_OUTPUT);
+  });
+
+  it('exits 0 when every line was answered without error, blank lines included', async () => {
+    const input = '{"selector": "has(a)", "labels": {"a": "x"}}\n\n{"selector": "has(a)"}\n\n';
+    const r = await run(['--batch', '-'], input);
+    assert.deepEqual(r, { code: 0, stdout: '{"match":true}\n\n{"match":false}\n\n', stderr: '' });
   });
 
   it('writes nothing for empty input', async () => {
@@ -218,6 +231,7 @@ describe('match --batch', () => {
     const n = 5000;
     const input = Array.from({ length: n }, (_, i) => JSON.stringify({ selector: `i in {"${i % 3}"}`, labels: { i: '0' } })).join('\n');
     const r = await run(['--batch', '-'], input, new Capture(64));
+    assert.equal(r.code, 0);
     const out = lines(r.stdout);
     assert.equal(out.length, n);
     out.forEach((o, i) => assert.deepEqual(o, { match: i % 3 === 0 }));

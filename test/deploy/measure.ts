@@ -4,7 +4,7 @@
 // RSS (current and peak) and CPU time from /proc. Needs root (netns) and `npm run build` first.
 //   node test/deploy/measure.ts [seconds]
 import { spawn } from 'node:child_process';
-import { readFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ async function procStats(pid: number): Promise<{ rssKiB: number; hwmKiB: number;
 }
 
 const ns = await Netns.create();
+let dir: string | undefined;
 const server = await startFakeApiServer({ seed: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'node-role.kubernetes.io/control-plane': '' } } }] as never });
 try {
   for (let i = 0; i < 4; i++) {
@@ -30,7 +31,7 @@ try {
     await ns.setUp(`eth${i}`, `peer${i}`);
     await ns.addAddr(`eth${i}`, `192.0.2.${10 + i}/24`);
   }
-  const dir = await mkdtemp(join(tmpdir(), 'hep-measure-'));
+  dir = await mkdtemp(join(tmpdir(), 'hep-measure-'));
   const kubeconfig = join(dir, 'kubeconfig');
   await server.writeKubeconfig(kubeconfig, { admin: true });
   const config = join(dir, 'config.yaml');
@@ -93,4 +94,6 @@ try {
 } finally {
   await server.close();
   await ns.destroy();
+  // The kubeconfig holds the fake server's token: leave nothing behind.
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }

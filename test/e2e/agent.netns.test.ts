@@ -2,7 +2,7 @@
 // netlink, against the fake API server over HTTPS. kubectl edits the cluster where the image has it.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ let server: FakeApiServer;
 let agent: ChildProcess;
 let kubeconfig: string;
 let output = '';
+let dir: string | undefined;
 
 const hep = (name: string) => server.store.get(V3, name) as HostEndpoint | undefined;
 
@@ -33,7 +34,7 @@ before(async () => {
   await ns.setUp('eth0', 'peer0');
   await ns.addAddr('eth0', '192.0.2.10/24');
   server = await startFakeApiServer({ seed: [{ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { role: 'master' } } }] as never });
-  const dir = await mkdtemp(join(tmpdir(), 'hep-e2e-'));
+  dir = await mkdtemp(join(tmpdir(), 'hep-e2e-'));
   kubeconfig = join(dir, 'kubeconfig');
   await server.writeKubeconfig(kubeconfig, { admin: true });
   const config = join(dir, 'config.yaml');
@@ -50,6 +51,8 @@ after(async () => {
   if (agent?.exitCode === null) agent.kill('SIGKILL');
   await server?.close();
   await ns?.destroy();
+  // The kubeconfig holds the fake server's admin token: leave nothing behind.
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
 const opts = { skip: skip ?? false };

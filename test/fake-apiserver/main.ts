@@ -2,7 +2,7 @@
 //   {"url":..., "kubeconfig":..., "adminKubeconfig":..., "pid":..., "token":..., "adminToken":..., "caFile":...}
 // and exits 0 on SIGTERM/SIGINT. Usage: see README.md (`node test/fake-apiserver/main.ts --help`).
 import { writeFile } from 'node:fs/promises';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,7 +61,12 @@ let closing = false;
 const stop = () => {
   if (closing) return;
   closing = true;
-  void server.close().then(() => process.exit(0));
+  // The temp dir holds kubeconfigs with tokens and the CA: remove it (files written elsewhere
+  // with --kubeconfig-out/--admin-kubeconfig-out are the caller's).
+  void server.close().then(() => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -10,7 +10,9 @@ export async function readNodeFacts(kc: KubeConfig, name: string): Promise<NodeF
     return { name, uid: node.metadata?.uid, labels: node.metadata?.labels ?? {} };
   } catch (err) {
     const failure = apiFailure(err);
-    if (failure.code === 404) return undefined;
+    // Only an API server's NotFound Status means "no such Node"; a bare 404 is something else answering.
+    if (failure.code === 404 && failure.reason === 'NotFound') return undefined;
+    if (failure.code === 404) throw new Error(`cannot read Node ${name}: HTTP 404 without a Kubernetes Status: the server is not a Kubernetes API server`);
     throw new Error(`cannot read Node ${name}: ${failure.message}`);
   }
 }

@@ -13,7 +13,7 @@ import { NO_OBSERVER } from '../../adapters/kube/observer.ts';
 import { CalicoPolicyApi } from '../../adapters/kube/policies.ts';
 import { discoverInterfaces } from '../../adapters/netlink/discover.ts';
 import type { Config } from '../../config/schema.ts';
-import { desiredStateBuilder, type NodeFacts } from '../../core/desired.ts';
+import { desiredStateBuilder } from '../../core/desired.ts';
 import { managedSelector } from '../../core/labels.ts';
 import type { HostEndpoint, NetInterface } from '../../core/model.ts';
 import { isManaged, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../core/ownership.ts';
@@ -49,6 +49,7 @@ import {
   type Tier,
 } from '../../core/policy/index.ts';
 import { commandConfig, oneOf, parseFlags, parseLabelList } from '../flags.ts';
+import { nodeFactsForCli, type NodeSource } from '../node-labels.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo, type Command } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent explain [flags]
@@ -404,18 +405,9 @@ async function listManaged(heps: HostEndpointApi, labelSelector: string): Promis
   return items;
 }
 
-async function nodeFacts(name: string, labelFlag: string | undefined, kc: KubeConfig | undefined, io: CliIo): Promise<NodeFacts> {
-  if (labelFlag !== undefined) return { name, labels: parseLabelList(labelFlag, '--node-labels') };
-  if (kc === undefined) {
-    io.stderr.write('note: no --node-labels and no kubeconfig: computing HostEndpoints without Node labels\n');
-    return { name, labels: {} };
-  }
-  const facts = await readNodeFacts(kc, name);
-  if (facts === undefined) {
-    io.stderr.write(`warning: Node "${name}" not found in the cluster; computing HostEndpoints without Node labels\n`);
-    return { name, labels: {} };
-  }
-  return { name, labels: facts.labels };
+/** The cluster's Nodes for plan-like computation, when a kubeconfig was found. */
+function nodeSource(kc: KubeConfig | undefined): NodeSource | undefined {
+  return kc === undefined ? undefined : { server: kc.getCurrentCluster()?.server ?? 'the cluster', read: (name) => readNodeFacts(kc, name) };
 }
 
 /** `explain --packet` exit code when the verdict depends on what cannot be known offline (or Calico leaves it undecided). */
@@ -601,7 +593,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     if (clusterHeps !== undefined) hostEndpoints = clusterHeps;
     else {
       if (kc === undefined && values['node-labels'] === undefined) kc = await findKubeConfig({ file: values.kubeconfig, env: io.env });
-      const [discovered, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFacts(nodeName, values['node-labels'], kc, io)]);
+      const [discovered, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFactsForCli(nodeName, values['node-labels'], nodeSource(kc), io)]);
       nodeLabels = node.labels;
       const state = desiredStateBuilder(config)(node, discovered);
       for (const w of state.warnings) io.stderr.write(`warning: ${w}\n`);

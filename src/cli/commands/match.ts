@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { parseSelector, SelectorError, type Selector } from '../../core/selector/index.ts';
-import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent match --selector EXPR [--labels k=v,...]
        calico-hep-agent match --batch FILE|-
@@ -15,11 +15,14 @@ Evaluates a Calico label selector against a set of labels.
   --selector EXPR   the selector, in Calico syntax (empty means all())
   --labels k=v,...  the labels; a value may contain '=', not ','; empty or absent means no labels
   --batch FILE|-    read JSON lines {"selector": "...", "labels": {"k": "v"}} from FILE (- for stdin)
-                    and write one JSON line per input line: {"match": true|false} or {"error": "..."};
-                    blank lines are skipped
+                    and write one line per input line, in order: {"match": true|false} or
+                    {"error": "..."}; a blank input line gives a blank output line, so output line N
+                    always answers input line N
   -h, --help        show this help
 
 Single mode prints true or false and exits 0; an invalid selector exits 2.
+Batch mode exits 0 when every line was answered, 1 when any line was an error (all lines are still
+answered).
 `;
 
 /** Renders a selector error with the selector and a caret under the failing position. */
@@ -98,17 +101,25 @@ async function runBatch(source: string, io: CliIo): Promise<number> {
     input = file.createReadStream({ encoding: 'utf8' });
     close = () => file.close();
   }
+  let failed = 0;
   try {
     const out = new LineWriter(io.stdout);
     const cache = new SelectorCache();
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-      if (line.trim() === '') continue;
-      await out.write(JSON.stringify(evaluateLine(line, cache)));
+      // Blank in, blank out: output line N answers input line N.
+      if (line.trim() === '') {
+        await out.write('');
+        continue;
+      }
+      const result = evaluateLine(line, cache);
+      if ('error' in result) failed += 1;
+      await out.write(JSON.stringify(result));
     }
   } finally {
     await close();
   }
-  return EXIT_OK;
+  if (failed > 0) io.stderr.write(`calico-hep-agent match: ${failed} line(s) failed\n`);
+  return failed > 0 ? EXIT_FAILURE : EXIT_OK;
 }
 
 type BatchResult = { match: boolean } | { error: string };

@@ -7,7 +7,8 @@ import { findKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { readNodeFacts } from '../../adapters/kube/nodes.ts';
 import { desiredStateBuilder, type NodeFacts } from '../../core/desired.ts';
 import type { HostEndpoint } from '../../core/model.ts';
-import { oneOf, commandConfig, parseFlags, parseLabelList } from '../flags.ts';
+import { oneOf, commandConfig, parseFlags } from '../flags.ts';
+import { nodeFactsForCli } from '../node-labels.ts';
 import { EXIT_OK, type CliIo } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent plan [flags]
@@ -17,7 +18,8 @@ Prints the HostEndpoints the agent would keep for this machine.
   --config FILE          YAML config file (default: none, built-in defaults)
   --node-name NAME       Node name (default: $NODE_NAME, then the config's nodeName, then the hostname)
   --node-labels k=v,...  the Node's labels; without it they are read from the cluster when a
-                         kubeconfig is found (--kubeconfig, $KUBECONFIG, in-cluster, ~/.kube/config)
+                         kubeconfig is found (--kubeconfig, $KUBECONFIG, in-cluster, ~/.kube/config);
+                         with it no cluster is needed
   --kubeconfig FILE      kubeconfig for reading the Node's labels
   --output yaml|json     output format (default yaml; json is a v1 List)
 `;
@@ -56,14 +58,7 @@ export async function plan(argv: readonly string[], io: CliIo): Promise<number> 
 }
 
 async function nodeFacts(name: string, labelFlag: string | undefined, kubeconfig: string | undefined, io: CliIo): Promise<NodeFacts> {
-  if (labelFlag !== undefined) return { name, labels: parseLabelList(labelFlag, '--node-labels') };
-  const kc = await findKubeConfig({ file: kubeconfig, env: io.env });
-  if (kc === undefined) return { name, labels: {} };
-  const facts = await readNodeFacts(kc, name);
-  if (facts === undefined) {
-    io.stderr.write(`warning: Node "${name}" not found in the cluster; planning without Node labels\n`);
-    return { name, labels: {} };
-  }
-  // The uid is left out: plan output is for `apply`, and an ownerReference to a uid is the agent's business.
-  return { name, labels: facts.labels };
+  const kc = labelFlag === undefined ? await findKubeConfig({ file: kubeconfig, env: io.env }) : undefined;
+  const source = kc === undefined ? undefined : { server: kc.getCurrentCluster()?.server ?? 'the cluster', read: (n: string) => readNodeFacts(kc, n) };
+  return nodeFactsForCli(name, labelFlag, source, io);
 }
