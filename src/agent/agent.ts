@@ -2,7 +2,7 @@
 // Node and HEP watches, timers) only mark work as due; one reconcile loop does the work, debounced
 // and never concurrent with itself, with jittered backoff on API errors.
 import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
-import { Reflector } from '../adapters/kube/reflector.ts';
+import { Reflector } from '../adapters/kube/legacy-reflector.ts';
 import { CalicoApiUnavailable, apiVersionOf, chooseCalicoApi, servedGroupVersions, type CalicoApiGroup } from '../adapters/kube/calico-api.ts';
 import { observed } from '../adapters/kube/calls.ts';
 import { apiFailure } from '../adapters/kube/errors.ts';
