@@ -9,6 +9,8 @@
 // at the server). Central baseline (modelled on Calico kube-controllers' auto-HEP: watch Nodes, write
 // one HEP per node with the Node's addresses, a pool of workers): the change has to reach the API as a
 // Node status patch per node (what each kubelet would send), then the controller writes the HEPs.
+import { kubeConfigCredentials } from '../src/adapters/kube/credentials.ts';
+import { HttpApiClient } from '../src/adapters/kube/http-client.ts';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -73,7 +75,8 @@ async function fleet(server: StandaloneServer, n: number, connections: Connectio
   const agents = nodeNames.map((nodeName, i) => {
     const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
     const events = new NodeEventRecorder(kc, nodeName, { observer: metrics, logger: silentLogger, clock: systemClock });
-    return new Agent({ config: { ...config, nodeName }, nodeName, kc, discover: async () => ifaces(i, gen), metrics, events, logger: silentLogger, clock: systemClock, version: 'bench' });
+    const api = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: metrics });
+    return new Agent({ config: { ...config, nodeName }, nodeName, api, discover: async () => ifaces(i, gen), metrics, events, logger: silentLogger, clock: systemClock, version: 'bench' });
   });
   const correct = (g: number) => nodeNames.every((nn, i) => watch.heps.get(`${nn}-eth0`)?.spec.expectedIPs?.[0] === ipOf(i, g) && watch.heps.has(`${nn}-eth1`));
   // Start all at once.

@@ -109,22 +109,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Re-read interfaces even without a netlink event: a safety net. */
       rescanSeconds: seconds(1).default(60),
-      /** Re-list the agent's HEPs and its Node from the API. */
+      /** Replay the cached view (no API request) and reconcile: repairs drift a watch event did not announce. */
       resyncSeconds: seconds(10).default(600),
-      /** Re-scan all HEPs for hand-written ones of this node (they are also scanned at start); 0: only at start. */
-      conflictScanSeconds: seconds(0).default(3600),
       /** How long an interface must stay gone before its HEP is deleted. */
       removalGraceSeconds: seconds(0).default(300),
       /** Coalesce bursts of changes into one reconcile. */
       debounceMilliseconds: z.number().int().min(0).max(10_000).default(100),
-    })
-    .prefault({}),
-
-  prune: z
-    .strictObject({
-      /** One elected agent (coordination.k8s.io Lease in $POD_NAMESPACE) deletes managed HEPs of deleted Nodes. */
-      sweep: z.boolean().default(false),
-      intervalSeconds: seconds(60).default(3600),
     })
     .prefault({}),
 

@@ -129,4 +129,45 @@ export class AgentMetrics implements ApiObserver {
   converged(latencyMs: number): void {
     this.#convergence.observe(latencyMs / 1000);
   }
+
+  /**
+   * Health read at scrape time: the `ip monitor` supervisor (up, restarts) and the resources the API
+   * refuses to this agent (403), so an RBAC gap is named in the metrics, not only in the logs.
+   */
+  health(source: () => HealthSnapshot): void {
+    const registers = [this.registry];
+    const p = 'calico_hep_agent_';
+    new Gauge({
+      name: `${p}netlink_monitor_up`,
+      help: '1 while the ip monitor child runs; 0 while it is being restarted (or cannot start).',
+      registers,
+      collect() {
+        this.set(source().monitorUp ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${p}netlink_monitor_restarts`,
+      help: 'Times the ip monitor child was restarted since the agent started.',
+      registers,
+      collect() {
+        this.set(source().monitorRestarts);
+      },
+    });
+    new Gauge({
+      name: `${p}api_forbidden`,
+      help: '1 for each resource the API server refuses to this agent (HTTP 403: RBAC).',
+      labelNames: ['resource'],
+      registers,
+      collect() {
+        this.reset();
+        for (const resource of source().forbidden) this.set({ resource }, 1);
+      },
+    });
+  }
+}
+
+export interface HealthSnapshot {
+  readonly monitorUp: boolean;
+  readonly monitorRestarts: number;
+  readonly forbidden: readonly string[];
 }

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { startProbeServer, type ProbeServer } from '../../src/adapters/http/server.ts';
+import { kubeConfigCredentials } from '../../src/adapters/kube/credentials.ts';
+import { HttpApiClient } from '../../src/adapters/kube/http-client.ts';
 import { systemClock } from '../../src/adapters/system-clock.ts';
 import { Agent } from '../../src/agent/agent.ts';
 import { NodeEventRecorder } from '../../src/agent/events.ts';
@@ -200,7 +202,9 @@ const OWN_LABELS: Readonly<Record<string, (v: string) => boolean>> = {
   kind: (v) => (DRIFT_KINDS as readonly string[]).includes(v) || ['major', 'minor', 'incremental', 'weakcb'].includes(v),
   result: (v) => ['success', 'error', 'skipped'].includes(v),
   verb: (v) => ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].includes(v),
-  resource: (v) => ['nodes', 'hostendpoints', 'apis', 'events'].includes(v),
+  // The cluster view's reflectors: one label per reflector (hostendpoints has three: managed, unmanaged, auto).
+  resource: (v) =>
+    ['nodes', 'hostendpoints', 'hostendpoints-unmanaged', 'hostendpoints-auto', 'apis', 'events', 'globalnetworkpolicies', 'stagedglobalnetworkpolicies', 'tiers', 'felixconfigurations'].includes(v),
   code: (v) => /^(?:0|[1-5]\d\d)$/.test(v),
   version: (v) => v.length > 0 && v.length <= 64,
   calico_api: (v) => ['none', 'projectcalico.org/v3', 'crd.projectcalico.org/v1'].includes(v),
@@ -346,10 +350,11 @@ async function startAgent(
   const interfaces = opts.interfaces ?? [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])];
   const kc = server.kubeConfig();
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: opts.defaultMetrics ?? false });
+  const api = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: metrics });
   const agent = new Agent({
     config,
     nodeName: 'n1',
-    kc,
+    api,
     discover: async () => interfaces,
     metrics,
     events: new NodeEventRecorder(kc, 'n1', { observer: metrics, logger: silentLogger, clock: systemClock }),
@@ -388,6 +393,7 @@ async function startAgent(
     stop: async () => {
       await agent.stop();
       await probe.close();
+      api.close();
     },
   };
   if (opts.start !== false) agent.start();

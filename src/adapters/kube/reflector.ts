@@ -173,7 +173,7 @@ export class Reflector<T extends Named> {
 
   /** A paged list into a fresh cache. False when an optional resource is not served. */
   async #list(): Promise<boolean> {
-    const { api, observer } = this.#d;
+    const { api } = this.#d;
     const fresh = new Map<string, T>();
     let continueToken: string | undefined;
     let resourceVersion = '';
@@ -192,7 +192,6 @@ export class Reflector<T extends Named> {
         );
       } catch (err) {
         const f = asFailure(err);
-        observer.request('list', this.#spec.resource, f.code);
         if (f.code === 404 && this.#spec.optional === true && continueToken === undefined) {
           this.#notServed = true;
           this.#synced = true;
@@ -206,7 +205,6 @@ export class Reflector<T extends Named> {
         }
         throw new LoopFailure(f, true);
       }
-      observer.request('list', this.#spec.resource, 200);
       for (const raw of page.items) this.#put(fresh, raw);
       resourceVersion = page.resourceVersion;
       continueToken = page.continue;
@@ -243,7 +241,7 @@ export class Reflector<T extends Named> {
 
   /** One watch from the current resourceVersion; resolves when it ended cleanly with events. */
   async #watch(): Promise<void> {
-    const { api, observer, clock } = this.#d;
+    const { api, clock } = this.#d;
     const min = this.#d.minWatchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(min * (1 + this.#d.random()));
     let events = 0;
@@ -299,7 +297,6 @@ export class Reflector<T extends Named> {
         {
           signal: abort.signal,
           onConnected: () => {
-            observer.request('watch', this.#spec.resource, 200);
             this.#lastProgressAt = clock.now();
             this.#lastError = undefined;
           },
@@ -309,7 +306,6 @@ export class Reflector<T extends Named> {
       const f = asFailure(err);
       if (this.#stopped) return;
       if (failure === undefined) {
-        observer.request('watch', this.#spec.resource, f.code);
         // No response, throttled or unavailable: the position is still good, resume after backoff.
         const resumable = f.code === 0 || f.code === 429 || f.code >= 500;
         throw new LoopFailure(f, !resumable);
