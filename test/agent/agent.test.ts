@@ -2,6 +2,7 @@
 // against the fake API server over HTTPS. Discovery is replaced by a list the test edits (kernel
 // behaviour has its own netns tests). No assertion depends on how much wall time passed.
 import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { HostEndpoint } from '../../src/core/model.ts';
 import { MANAGED_BY_LABEL, NODE_LABEL } from '../../src/core/ownership.ts';
@@ -342,6 +343,31 @@ describe('conflicts, ownership and modes', () => {
       s.server.controls.reset();
     } finally {
       await s.stop();
+    }
+  });
+
+  test('the "interface skipped" warning is logged once per change, not on every reconcile; writes log what they wrote', async () => {
+    const server = await startFakeApiServer({ seed: [node('n1', { role: 'master' })] as never });
+    const lines: { msg?: string; action?: string; expectedIPs?: string[]; interface?: string }[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (d: Buffer) => {
+      for (const l of d.toString().split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as never);
+    });
+    const bad = iface('this-name-is-far-too-long', ['192.0.2.99/24']);
+    const h = startAgent({ server, interfaces: [iface('eth0', ['192.0.2.10/24']), bad], logStream: stream });
+    try {
+      await h.until('created', () => server.store.get(V3, 'n1-eth0'));
+      for (let i = 0; i < 5; i++) {
+        h.agent.kernelChanged('test');
+        await h.advance(1_000);
+      }
+      assert.ok(h.agent.stats.runs >= 5);
+      assert.equal(lines.filter((l) => l.msg?.includes('this-name-is-far-too-long') === true).length, 1);
+      const created = lines.find((l) => l.action === 'create');
+      assert.deepEqual([created?.interface, created?.expectedIPs], ['eth0', ['192.0.2.10']]);
+    } finally {
+      await h.stop();
+      await server.close();
     }
   });
 

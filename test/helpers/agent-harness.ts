@@ -40,6 +40,8 @@ export interface HarnessOptions {
   interfaces?: NetInterface[];
   kc?: KubeConfig;
   kernelEvents?: KernelEvents;
+  /** Receives the agent's JSON log lines (debug level). */
+  logStream?: NodeJS.WritableStream;
 }
 
 const realTick = (ms = 3): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -56,7 +58,8 @@ export function startAgent(opts: HarnessOptions): AgentHarness {
   const kc = opts.kc ?? opts.server.kubeConfig();
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
   const api = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: metrics });
-  const logger = process.env['AGENT_TEST_LOGS'] ? createLogger('debug', process.stderr) : silentLogger;
+  const logger =
+    opts.logStream !== undefined ? createLogger('debug', opts.logStream) : process.env['AGENT_TEST_LOGS'] ? createLogger('debug', process.stderr) : silentLogger;
   const events = new NodeEventRecorder(kc, 'n1', { observer: metrics, logger, clock });
   const agent = new Agent({
     config,
