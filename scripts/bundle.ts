@@ -10,10 +10,12 @@
 //   lines back to src/ when wanted; it is not on by default because it costs memory on first use).
 // - Some CommonJS dependencies (prom-client, pino's helpers, client-node's transitive ones) call
 //   `require` for Node built-ins; in an ESM bundle that needs a real `require`, hence the banner.
-// - `systeminformation` is not imported on any path, so it is not in the bundle.
+// - What the run path does not use of its dependencies is stubbed out (scripts/bundle-stubs.ts):
+//   client-node's generated APIs and models, undici, js-yaml, prom-client's default metrics.
 import { build, type Metafile } from 'esbuild';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { footprintStubs } from './bundle-stubs.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const OUTFILE = 'dist/calico-hep-agent.mjs';
@@ -45,6 +47,7 @@ export async function bundle(opts: { outfile?: string; quiet?: boolean } = {}): 
     legalComments: 'none',
     banner: { js: BANNER },
     metafile: true,
+    plugins: [footprintStubs(root)],
     logLevel: opts.quiet === true ? 'error' : 'warning',
   });
   const { size } = await stat(outfile);

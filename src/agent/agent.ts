@@ -1,12 +1,12 @@
 // The agent: keeps this node's HostEndpoints equal to the desired state. Inputs (kernel events,
 // Node and HEP watches, timers) only mark work as due; one reconcile loop does the work, debounced
 // and never concurrent with itself, with jittered backoff on API errors.
-import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import type { ApiClient } from '../adapters/kube/api-client.ts';
+import { NODES_PATH, asNode, type NodeObject } from '../adapters/kube/nodes.ts';
 import { Reflector } from '../adapters/kube/reflector.ts';
 import { CalicoApiUnavailable, apiVersionOf, chooseCalicoApi, servedGroupVersions, type CalicoApiGroup } from '../adapters/kube/calico-api.ts';
-import { observed } from '../adapters/kube/calls.ts';
 import { apiFailure } from '../adapters/kube/errors.ts';
-import { HostEndpointApi, fromWire } from '../adapters/kube/hostendpoints.ts';
+import { HostEndpointApi } from '../adapters/kube/hostendpoints.ts';
 import { CalicoPolicyApi, asPolicy, type RawObject } from '../adapters/kube/policies.ts';
 import type { Config } from '../config/schema.ts';
 import { API_BACKOFF, backoffDelay } from '../core/backoff.ts';
@@ -35,7 +35,8 @@ export interface KernelEvents {
 export interface AgentDeps {
   readonly config: Config;
   readonly nodeName: string;
-  readonly kc: KubeConfig;
+  /** The Kubernetes API; it reports every request to the metrics itself. */
+  readonly client: ApiClient;
   readonly discover: () => Promise<NetInterface[]>;
   /** Built by the caller with `onChange` wired to `agent.kernelChanged()`. */
   readonly kernelEvents?: KernelEvents | undefined;
@@ -77,7 +78,7 @@ export class Agent {
   #calico: CalicoApiGroup | undefined;
   #heps: HostEndpointApi | undefined;
   #hepReflector: Reflector<HostEndpoint> | undefined;
-  #nodeReflector: Reflector<V1Node> | undefined;
+  #nodeReflector: Reflector<NodeObject> | undefined;
   /** GlobalNetworkPolicies, watched only with `requirePolicy` (the lockout guard). */
   #gnpReflector: Reflector<RawObject> | undefined;
   /** Unmanaged HEPs of this node found by the start-up scan or by name; refreshed on resync. */
@@ -121,19 +122,18 @@ export class Agent {
   }
 
   start(): void {
-    const { config, nodeName, kc, clock, logger } = this.#d;
+    const { config, nodeName, client, clock, logger } = this.#d;
     this.#d.metrics.info(this.#d.version, 'none', this.#mode());
-    const core = kc.makeApiClient(CoreV1Api);
-    this.#nodeReflector = new Reflector<V1Node>({
+    this.#nodeReflector = new Reflector<NodeObject>({
       resource: 'nodes',
-      kc,
-      path: '/api/v1/nodes',
+      client,
+      path: NODES_PATH,
       fieldSelector: `metadata.name=${nodeName}`,
       list: async () => {
-        const res = await observed(this.#d.metrics, 'list', 'nodes', () => core.listNode({ fieldSelector: `metadata.name=${nodeName}` }));
-        return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
+        const res = await client.list(NODES_PATH, { fieldSelector: `metadata.name=${nodeName}` });
+        return { items: res.items.map(asNode), resourceVersion: res.resourceVersion };
       },
-      fromWatch: (raw) => raw as V1Node,
+      fromWatch: asNode,
       onChange: (reason) => this.trigger(reason),
       observer: this.#d.metrics,
       logger,
@@ -188,18 +188,17 @@ export class Agent {
 
   /** One elected agent deletes managed HEPs of deleted Nodes; the others skip. Never throws. */
   async #sweep(): Promise<void> {
-    const { kc, config, nodeName, metrics, logger, clock } = this.#d;
+    const { client, config, nodeName, logger, clock } = this.#d;
     if (this.#heps === undefined || this.#stopped || config.mode === 'audit') return;
     try {
-      const leader = await acquireLease(kc, {
+      const leader = await acquireLease(client, {
         namespace: this.#d.leaseNamespace ?? 'kube-system',
         identity: nodeName,
         durationSeconds: 2 * config.prune.intervalSeconds,
         now: clock.now(),
-        observer: metrics,
       });
       if (!leader) return;
-      const result = await prune(kc, this.#heps, { observer: metrics, logger, dryRun: config.dryRun });
+      const result = await prune(client, this.#heps, { logger, dryRun: config.dryRun });
       logger.info({ orphans: result.orphans.length, deleted: result.deleted.length }, 'prune sweep done');
     } catch (err) {
       logger.warn({ err: apiFailure(err).message }, 'prune sweep failed; next interval retries');
@@ -287,20 +286,20 @@ export class Agent {
   /** Chooses the Calico API once, then starts the HEP watch in it. */
   async #ensureCalicoApi(): Promise<HostEndpointApi> {
     if (this.#heps !== undefined) return this.#heps;
-    const { kc, metrics, config, logger, clock, nodeName } = this.#d;
+    const { client, metrics, config, logger, clock, nodeName } = this.#d;
     let served: Set<string>;
     try {
-      served = await servedGroupVersions(kc, metrics);
+      served = await servedGroupVersions(client);
     } catch (err) {
       const f = apiFailure(err);
       throw new ReconcileError(`API discovery failed: ${f.message}`, f.retryAfterSeconds);
     }
     const calico = chooseCalicoApi(served, config.apiGroup);
-    const heps = new HostEndpointApi(kc, calico, metrics);
+    const heps = new HostEndpointApi(client, calico);
     const selector = managedSelector(nodeName);
     this.#hepReflector = new Reflector<HostEndpoint>({
       resource: 'hostendpoints',
-      kc,
+      client,
       path: heps.path,
       labelSelector: selector,
       list: async () => {
@@ -314,7 +313,7 @@ export class Agent {
         }
         return { items, resourceVersion: page.resourceVersion };
       },
-      fromWatch: (raw) => fromWire(raw, calico),
+      fromWatch: (raw) => heps.fromWire(raw),
       onChange: (reason) => this.trigger(reason),
       observer: metrics,
       logger,
@@ -327,10 +326,10 @@ export class Agent {
     logger.info({ calicoApi: apiVersionOf(calico) }, 'using Calico API');
     this.#hepReflector.start();
     if (config.requirePolicy) {
-      const policies = new CalicoPolicyApi(kc, calico, metrics);
+      const policies = new CalicoPolicyApi(client, calico);
       this.#gnpReflector = new Reflector<RawObject>({
         resource: 'globalnetworkpolicies',
-        kc,
+        client,
         path: policies.globalNetworkPoliciesPath,
         list: () => policies.listGlobalNetworkPolicies(),
         fromWatch: (raw) => asPolicy(raw),

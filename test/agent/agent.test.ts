@@ -14,6 +14,7 @@ import { AgentMetrics } from '../../src/observability/metrics.ts';
 import { startFakeApiServer, type FakeApiServer } from '../fake-apiserver/index.ts';
 import { iface } from '../helpers/interfaces.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { apiClient } from '../helpers/api-client.ts';
 
 const V3 = 'hostendpoints.projectcalico.org';
 const V1 = 'hostendpoints.crd.projectcalico.org';
@@ -45,13 +46,13 @@ async function harness(opts: { config?: Record<string, unknown>; calicoGroups?: 
     intervals: { debounceMilliseconds: 10, removalGraceSeconds: 1, rescanSeconds: 3600, resyncSeconds: 3600 },
     ...opts.config,
   });
-  const kc = server.kubeConfig();
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
-  const events = new NodeEventRecorder(kc, 'n1', { observer: metrics, logger: silentLogger, clock: systemClock });
+  const kc = apiClient(server, metrics);
+  const events = new NodeEventRecorder(kc, 'n1', { logger: silentLogger, clock: systemClock });
   const agent = new Agent({
     config,
     nodeName: 'n1',
-    kc,
+    client: kc,
     discover: async () => {
       if (discoveryFails) throw new Error('ip: simulated failure');
       return interfaces;

@@ -13,6 +13,7 @@ import { AgentMetrics } from '../../src/observability/metrics.ts';
 import { startFakeApiServer, type FakeApiServer } from '../fake-apiserver/index.ts';
 import { iface } from '../helpers/interfaces.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { apiClient } from '../helpers/api-client.ts';
 
 const HEPS = 'hostendpoints.projectcalico.org';
 const GNPS = 'globalnetworkpolicies.projectcalico.org';
@@ -47,15 +48,15 @@ describe('agent with requirePolicy against the fake API server', () => {
       interfaceRules: [{ name: 'external', match: { names: ['eth0'] }, labels: { type: 'external' } }],
       intervals: { debounceMilliseconds: 10, rescanSeconds: 3600, resyncSeconds: 3600 },
     });
-    const kc = server.kubeConfig();
     metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
+    const kc = apiClient(server, metrics);
     agent = new Agent({
       config,
       nodeName: 'n1',
-      kc,
+      client: kc,
       discover: async () => [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])],
       metrics,
-      events: new NodeEventRecorder(kc, 'n1', { observer: metrics, logger: silentLogger, clock: systemClock }),
+      events: new NodeEventRecorder(kc, 'n1', { logger: silentLogger, clock: systemClock }),
       logger: silentLogger,
       clock: systemClock,
       version: 'test',

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { runCli } from '../../src/cli/cli.ts';
 import { startFakeApiServer, type FakeApiServer } from '../fake-apiserver/index.ts';
+import { apiClient } from '../helpers/api-client.ts';
 
 const V3 = 'hostendpoints.projectcalico.org';
 const managed = { 'app.kubernetes.io/managed-by': 'calico-hep-agent' };
@@ -71,7 +72,7 @@ test('the periodic sweep: one agent wins the Lease and prunes; another skips whi
     new Agent({
       config: validateConfig({ nodeName, prune: { sweep: true, intervalSeconds: 3600 }, interfaces: { include: [] } }),
       nodeName,
-      kc: server.kubeConfig(),
+      client: apiClient(server),
       discover: async () => [],
       metrics: new AgentMetrics(new Registry(), { defaultMetrics: false }),
       events: NO_EVENTS,

@@ -22,6 +22,7 @@ import { startFakeApiServer, type FakeApiServer, type RequestLogEntry } from '..
 import { iface } from '../helpers/interfaces.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { DEPLOY, find, kustomize, kustomizeSkipReason } from './render.ts';
+import { apiClient } from '../helpers/api-client.ts';
 
 const skip = await kustomizeSkipReason();
 const NS = 'calico-hep-agent';
@@ -69,13 +70,13 @@ describe('RBAC: the rendered ClusterRole and Role against what the agent really 
       intervals: { debounceMilliseconds: 10, removalGraceSeconds: 1, rescanSeconds: 3600, resyncSeconds: 3600 },
       prune: { sweep: true, intervalSeconds: 3600 },
     });
-    const kc = server.kubeConfig(); // the service account's token, RBAC-checked
     const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
-    events = new NodeEventRecorder(kc, 'n1', { observer: metrics, logger: silentLogger, clock: systemClock });
+    const kc = apiClient(server, metrics);
+    events = new NodeEventRecorder(kc, 'n1', { logger: silentLogger, clock: systemClock });
     agent = new Agent({
       config,
       nodeName: 'n1',
-      kc,
+      client: kc,
       discover: async () => interfaces,
       metrics,
       events,
@@ -114,7 +115,7 @@ describe('RBAC: the rendered ClusterRole and Role against what the agent really 
     const lease = server.store.get('leases.coordination.k8s.io', 'calico-hep-agent-prune', NS) as { spec?: { holderIdentity?: string } } | undefined;
     assert.equal(lease?.spec?.holderIdentity, 'n1');
     // `calico-hep-agent plan` in the pod reads its Node with a GET.
-    const facts = await readNodeFacts(server.kubeConfig(), 'n1');
+    const facts = await readNodeFacts(apiClient(server), 'n1');
     assert.equal(facts?.labels['zone'], 'z1');
     await events.flush();
   });

@@ -14,6 +14,7 @@ import { startFakeApiServer } from '../fake-apiserver/index.ts';
 import { iface } from '../helpers/interfaces.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { find, kustomizeSkipReason, kustomizeWith } from './render.ts';
+import { apiClient } from '../helpers/api-client.ts';
 
 const skip = await kustomizeSkipReason();
 const SA_USER = 'system:serviceaccount:calico-hep-agent:calico-hep-agent';
@@ -31,7 +32,7 @@ async function runGuardedAgent(components: string[]) {
   const agent = new Agent({
     config: validateConfig({ nodeName: 'n1', requirePolicy: true, hostEndpoint: { profiles: [] }, intervals: { debounceMilliseconds: 10 } }),
     nodeName: 'n1',
-    kc: server.kubeConfig(),
+    client: apiClient(server),
     discover: async () => [iface('eth0', ['192.0.2.10/24'])],
     metrics: new AgentMetrics(new Registry(), { defaultMetrics: false }),
     events: NO_EVENTS,

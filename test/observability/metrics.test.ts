@@ -20,6 +20,7 @@ import { AgentMetrics, METRIC_PREFIX } from '../../src/observability/metrics.ts'
 import { startFakeApiServer, type CalicoGroup, type FakeApiServer } from '../fake-apiserver/index.ts';
 import { iface } from '../helpers/interfaces.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { apiClient } from '../helpers/api-client.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A strict parser of the Prometheus text exposition format 0.0.4
@@ -344,15 +345,15 @@ async function startAgent(
 ): Promise<Run> {
   const config = agentConfig(opts.config);
   const interfaces = opts.interfaces ?? [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])];
-  const kc = server.kubeConfig();
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: opts.defaultMetrics ?? false });
+  const kc = apiClient(server, metrics);
   const agent = new Agent({
     config,
     nodeName: 'n1',
-    kc,
+    client: kc,
     discover: async () => interfaces,
     metrics,
-    events: new NodeEventRecorder(kc, 'n1', { observer: metrics, logger: silentLogger, clock: systemClock }),
+    events: new NodeEventRecorder(kc, 'n1', { logger: silentLogger, clock: systemClock }),
     logger: process.env['AGENT_TEST_LOGS'] ? createLogger('debug', process.stderr) : silentLogger,
     clock: systemClock,
     version: 'test',

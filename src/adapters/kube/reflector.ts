@@ -1,7 +1,8 @@
 // List-then-watch with a local cache, supervised: client-go's Reflector in miniature. client-node's
 // informer stops for good after an error; this loop never does until stop(). A watch that ends
 // normally resumes from the last resourceVersion; 410 Expired relists; errors back off with jitter.
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { ApiClient } from './api-client.ts';
+import { apiFailure } from './errors.ts';
 import { API_BACKOFF, backoffDelay } from '../../core/backoff.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../logger.ts';
@@ -19,7 +20,7 @@ export interface ListResult<T> {
 export interface ReflectorOptions<T> {
   /** Resource name for logs and metrics (`nodes`, `hostendpoints`). */
   readonly resource: string;
-  readonly kc: KubeConfig;
+  readonly client: ApiClient;
   /** Collection path for the watch, e.g. `/api/v1/nodes`. */
   readonly path: string;
   readonly labelSelector?: string | undefined;
@@ -127,68 +128,57 @@ export class Reflector<T extends KubeObject> {
     this.#o.onChange(`${this.#o.resource} listed`);
   }
 
-  #watchOnce(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const watch = new Watch(this.#o.kc);
-      const timeout = this.#o.watchTimeoutSeconds ?? 300 + Math.floor((this.#o.random ?? Math.random)() * 300);
-      // client-node aborts a watch after 30 s without data; the server's bookmarks arrive about once a
-      // minute, so allow a quiet connection to live until the server-side timeout instead.
-      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (timeout + 60) * 1000;
-      let settled = false;
-      let expired = false;
-      let errorEvent: unknown;
-      const finish = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        this.#watchAbort = undefined;
-        if (expired) reject(new WatchExpired());
-        else if (errorEvent !== undefined) reject(new Error(`watch error event: ${JSON.stringify(errorEvent)}`));
-        else if (err !== null && err !== undefined && !this.#stopped && !this.#needList) reject(err);
-        else resolve();
-      };
-      const onEvent = (type: string, obj: unknown) => {
-        this.#lastProgressAt = this.#o.clock.now();
-        if (type === 'ERROR') {
-          const status = obj as { code?: number; reason?: string; message?: string };
-          if (status.code === 410 || status.reason === 'Expired' || status.reason === 'Gone') expired = true;
-          else errorEvent = status;
-          this.#watchAbort?.abort();
-          return;
-        }
-        const rv = (obj as KubeObject).metadata?.resourceVersion;
-        if (rv !== undefined && rv !== '') this.#resourceVersion = rv;
-        if (type === 'BOOKMARK') return;
-        const item = this.#o.fromWatch(obj);
-        const name = item.metadata?.name;
-        if (name === undefined) return;
-        if (type === 'DELETED') this.cache.delete(name);
-        else this.cache.set(name, item);
-        this.#o.onChange(`${this.#o.resource} ${type.toLowerCase()}: ${name}`);
-      };
-      watch
-        .watch(
-          this.#o.path,
-          {
-            allowWatchBookmarks: true,
-            resourceVersion: this.#resourceVersion,
-            timeoutSeconds: timeout,
-            labelSelector: this.#o.labelSelector,
-            fieldSelector: this.#o.fieldSelector,
+  async #watchOnce(): Promise<void> {
+    const timeout = this.#o.watchTimeoutSeconds ?? 300 + Math.floor((this.#o.random ?? Math.random)() * 300);
+    const abort = new AbortController();
+    this.#watchAbort = abort;
+    if (this.#stopped || this.#needList) abort.abort();
+    let expired = false;
+    let errorEvent: unknown;
+    try {
+      await this.#o.client.watch(
+        this.#o.path,
+        {
+          allowWatchBookmarks: true,
+          resourceVersion: this.#resourceVersion,
+          timeoutSeconds: timeout,
+          labelSelector: this.#o.labelSelector,
+          fieldSelector: this.#o.fieldSelector,
+        },
+        ({ type, object }) => {
+          this.#lastProgressAt = this.#o.clock.now();
+          if (type === 'ERROR') {
+            const status = object as { code?: number; reason?: string; message?: string };
+            if (status.code === 410 || status.reason === 'Expired' || status.reason === 'Gone') expired = true;
+            else errorEvent = status;
+            abort.abort();
+            return;
+          }
+          const rv = (object as KubeObject).metadata?.resourceVersion;
+          if (rv !== undefined && rv !== '') this.#resourceVersion = rv;
+          if (type === 'BOOKMARK') return;
+          const item = this.#o.fromWatch(object);
+          const name = item.metadata?.name;
+          if (name === undefined) return;
+          if (type === 'DELETED') this.cache.delete(name);
+          else this.cache.set(name, item);
+          this.#o.onChange(`${this.#o.resource} ${type.toLowerCase()}: ${name}`);
+        },
+        {
+          signal: abort.signal,
+          onConnected: () => {
+            this.#failures = 0; // connected: the server answers again
           },
-          onEvent,
-          (err: unknown) => {
-            const code = (err as { statusCode?: number } | null)?.statusCode;
-            if (code === 410) expired = true;
-            this.#o.observer.request('watch', this.#o.resource, code ?? (err ? 0 : 200));
-            finish(err);
-          },
-        )
-        .then((controller) => {
-          if (settled) return;
-          this.#failures = 0; // connected: the server answers again
-          this.#watchAbort = controller;
-          if (this.#stopped || this.#needList) controller.abort();
-        }, finish);
-    });
+        },
+      );
+    } catch (err) {
+      if (apiFailure(err).code === 410) throw new WatchExpired();
+      if (this.#stopped || this.#needList) return;
+      throw err;
+    } finally {
+      this.#watchAbort = undefined;
+    }
+    if (expired) throw new WatchExpired();
+    if (errorEvent !== undefined) throw new Error(`watch error event: ${JSON.stringify(errorEvent)}`);
   }
 }

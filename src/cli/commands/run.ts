@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { NetlinkMonitor } from '../../adapters/netlink/monitor.ts';
 import { discoverInterfaces } from '../../adapters/netlink/discover.ts';
 import { startProbeServer } from '../../adapters/http/server.ts';
-import { requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
+import { apiClientFor, requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import { Agent } from '../../agent/agent.ts';
 import { NodeEventRecorder } from '../../agent/events.ts';
@@ -53,7 +53,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const logger = createLogger(config.logLevel, io.stdout);
   const clock = systemClock;
   const metrics = new AgentMetrics(new Registry());
-  const events = new NodeEventRecorder(kc, nodeName, { observer: metrics, logger, clock });
+  const client = apiClientFor(kc, metrics, { userAgent: `calico-hep-agent/${VERSION}` });
+  const events = new NodeEventRecorder(client, nodeName, { logger, clock });
   const netns = values.netns;
   let agent: Agent | undefined;
   const kernelEvents = new NetlinkMonitor({
@@ -64,7 +65,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   agent = new Agent({
     config,
     nodeName,
-    kc,
+    client,
     discover: () => discoverInterfaces(netns !== undefined ? { netns } : {}),
     kernelEvents,
     metrics,
@@ -89,6 +90,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }, SHUTDOWN_BUDGET_MS);
   budget.unref();
   await Promise.allSettled([agent.stop(), server.close(), events.flush()]);
+  client.close();
   clearTimeout(budget);
   return EXIT_OK;
 }

@@ -1,0 +1,68 @@
+// esbuild plugin for the run path's footprint: the bundle takes only what `run` uses of its
+// dependencies, where they would otherwise drag whole subsystems in at start.
+//
+// - @kubernetes/client-node: we use its KubeConfig to load credentials (kubeconfig files, in-cluster
+//   service accounts, exec plugins) and nothing else; requests go through our HttpApiClient.
+//   config.js imports the generated API/model barrel (`./gen/index.js`, 759 model classes, used only
+//   by makeApiClient), undici (used only by applySecurityAuthentication's fetch dispatchers) and
+//   `./middleware.js` (generated rxjs stubs). All three are replaced by modules that throw if ever
+//   called, so a path that needs them fails loudly instead of silently loading them.
+//   These paths depend on client-node's file layout: package.json pins the exact version and
+//   test/deploy/bundle.test.ts fails when a generated model or undici reaches the bundle.
+// - js-yaml (client-node's kubeconfig parser) is served by `yaml`, the parser the agent already
+//   uses: one YAML parser in the process. Only `load` is called (KubeConfig.loadFromString).
+// - prom-client's default metrics module (and through it @opentelemetry/api) is replaced: the agent
+//   registers its own process metrics (src/observability/process-metrics.ts).
+import type { Plugin } from 'esbuild';
+
+const THROW = (what: string) => `function unavailable() { throw new Error(${JSON.stringify(`${what} is not in this build (scripts/bundle-stubs.ts)`)}); }`;
+
+const STUBS: Record<string, string> = {
+  'client-node-gen': `${THROW("client-node's generated API clients")}
+export const createConfiguration = unavailable;
+export class ServerConfiguration { constructor() { unavailable(); } }`,
+  'client-node-middleware': `${THROW("client-node's middleware")}
+export const setHeaderMiddleware = unavailable;
+export const setHeaderOptions = unavailable;`,
+  undici: `${THROW('undici')}
+export class Agent { constructor() { unavailable(); } }
+export class ProxyAgent { constructor() { unavailable(); } }`,
+  'js-yaml': `import { parse } from 'yaml';
+export function load(text) { return parse(text); }
+export default { load };`,
+  'prom-client-default-metrics': `module.exports = function collectDefaultMetrics() {
+  throw new Error("prom-client's default metrics are not in this build: use src/observability/process-metrics.ts");
+};
+module.exports.metricsList = [];`,
+};
+
+/** Generated client-node files that must never be in the bundle (checked by the bundle test). */
+export const FORBIDDEN_INPUTS: readonly RegExp[] = [
+  /node_modules\/@kubernetes\/client-node\/dist\/gen\//,
+  /node_modules\/undici\//,
+  /node_modules\/js-yaml\//,
+  /node_modules\/@opentelemetry\//,
+  /node_modules\/prom-client\/lib\/defaultMetrics/,
+];
+
+export function footprintStubs(root: string): Plugin {
+  return {
+    name: 'footprint-stubs',
+    setup(build) {
+      const stub = (name: keyof typeof STUBS) => ({ path: name, namespace: 'footprint-stub' });
+      const fromClientNode = (importer: string) => importer.includes('/node_modules/@kubernetes/client-node/dist/');
+      build.onResolve({ filter: /^\.\/gen\/index\.js$/ }, (a) => (fromClientNode(a.importer) ? stub('client-node-gen') : undefined));
+      build.onResolve({ filter: /^\.\/middleware\.js$/ }, (a) => (fromClientNode(a.importer) ? stub('client-node-middleware') : undefined));
+      build.onResolve({ filter: /^undici$/ }, (a) => (fromClientNode(a.importer) ? stub('undici') : undefined));
+      build.onResolve({ filter: /^js-yaml$/ }, (a) => (fromClientNode(a.importer) ? stub('js-yaml') : undefined));
+      build.onResolve({ filter: /^\.\/lib\/defaultMetrics$/ }, (a) =>
+        a.importer.includes('/node_modules/prom-client/') ? stub('prom-client-default-metrics') : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'footprint-stub' }, (a) => ({
+        contents: STUBS[a.path],
+        loader: 'js',
+        resolveDir: root,
+      }));
+    },
+  };
+}
