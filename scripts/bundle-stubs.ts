@@ -11,8 +11,15 @@
 //   test/deploy/bundle.test.ts fails when a generated model or undici reaches the bundle.
 // - js-yaml (client-node's kubeconfig parser) is served by `yaml`, the parser the agent already
 //   uses: one YAML parser in the process. Only `load` is called (KubeConfig.loadFromString).
+// - Node built-ins are loaded with require(), not ESM import: importing a built-in as ESM builds its
+//   module namespace, which evaluates every export, lazy getters included (node:http's pulls in
+//   Node's internal undici and web streams, node:util's more): ~12 MiB for nothing. Each built-in
+//   becomes a tiny CommonJS module `module.exports = require('node:x')` inside the ESM bundle.
+// - pino's transports (worker threads, via thread-stream) are never used: the agent writes JSON lines
+//   to stdout itself (src/logger.ts); thread-stream is replaced by a module that throws.
 // - prom-client's default metrics module (and through it @opentelemetry/api) is replaced: the agent
 //   registers its own process metrics (src/observability/process-metrics.ts).
+import { builtinModules } from 'node:module';
 import type { Plugin } from 'esbuild';
 
 const THROW = (what: string) => `function unavailable() { throw new Error(${JSON.stringify(`${what} is not in this build (scripts/bundle-stubs.ts)`)}); }`;
@@ -30,6 +37,7 @@ export class ProxyAgent { constructor() { unavailable(); } }`,
   'js-yaml': `import { parse } from 'yaml';
 export function load(text) { return parse(text); }
 export default { load };`,
+  'thread-stream': `module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not in this build (scripts/bundle-stubs.ts)'); } };`,
   'prom-client-default-metrics': `module.exports = function collectDefaultMetrics() {
   throw new Error("prom-client's default metrics are not in this build: use src/observability/process-metrics.ts");
 };
@@ -43,7 +51,10 @@ export const FORBIDDEN_INPUTS: readonly RegExp[] = [
   /node_modules\/js-yaml\//,
   /node_modules\/@opentelemetry\//,
   /node_modules\/prom-client\/lib\/defaultMetrics/,
+  /node_modules\/thread-stream\//,
 ];
+
+const BUILTINS = new Set(builtinModules.flatMap((m) => (m.startsWith('node:') ? [m] : [m, `node:${m}`])));
 
 export function footprintStubs(root: string): Plugin {
   return {
@@ -58,6 +69,18 @@ export function footprintStubs(root: string): Plugin {
       build.onResolve({ filter: /^\.\/lib\/defaultMetrics$/ }, (a) =>
         a.importer.includes('/node_modules/prom-client/') ? stub('prom-client-default-metrics') : undefined,
       );
+      build.onResolve({ filter: /^thread-stream$/ }, (a) => (a.importer.includes('/node_modules/pino/') ? stub('thread-stream') : undefined));
+      build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (a) => {
+        if (!BUILTINS.has(a.path)) return undefined;
+        // The require() inside the shim itself stays external; every other import goes through the shim.
+        if (a.namespace === 'builtin-cjs') return { path: a.path, external: true };
+        return { path: a.path.startsWith('node:') ? a.path : `node:${a.path}`, namespace: 'builtin-cjs' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, (a) => ({
+        contents: `module.exports = require(${JSON.stringify(a.path)});`,
+        loader: 'js',
+        resolveDir: root,
+      }));
       build.onLoad({ filter: /.*/, namespace: 'footprint-stub' }, (a) => ({
         contents: STUBS[a.path],
         loader: 'js',
