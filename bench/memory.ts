@@ -1,10 +1,11 @@
 // Where the agent's resident memory goes: RSS of processes that only load a set of modules (and, for
 // "TLS watch", hold one HTTPS watch open), each minus a bare idling `node` measured in the same run.
 //
-//   node bench/memory.ts [--quick]
+//   node bench/memory.ts [--quick] [--before PATH.mjs]
 //
-// It answers "what would the agent cost without X" without rewriting it: the runtime dependencies one
-// by one, all of them but @kubernetes/client-node, and the bundle loading its entry point only.
+// It answers "what does X cost" without rewriting the agent: the runtime dependencies one by one (and
+// the alternatives considered), a TLS watch with built-ins imported as ESM and through require(), and
+// the bundle loading its entry point only (`--before PATH.mjs` adds another build of it).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { bundleEntry } from './lib/agent-proc.ts';
@@ -27,17 +28,26 @@ await new Promise((r) => srv.listen(0, '127.0.0.1', r));
 const req = request({ host: '127.0.0.1', port: srv.address().port, ca: cert, path: '/w' }, (res) => res.on('data', () => {})); req.end();
 `;
 
+// The same TLS watch with every Node built-in loaded through require(), as the bundle does
+// (footprintStubs in scripts/bundle.ts): an ESM import of a built-in evaluates all of its lazy exports.
+const TLS_WATCH_CJS = `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);
+const { createServer, request } = require('node:https'); const { execFileSync } = require('node:child_process');
+const { mkdtempSync, readFileSync, rmSync } = require('node:fs'); const { tmpdir } = require('node:os'); const { join } = require('node:path');
+${TLS_WATCH.split('\n').filter((l) => !l.startsWith('import ')).join('\n')}`;
+
 const CASES: Record<string, string> = {
   'bare node (baseline)': '',
-  '@kubernetes/client-node': "await import('@kubernetes/client-node');",
+  '@kubernetes/client-node (its index: APIs, models, undici)': "await import('@kubernetes/client-node');",
+  '@kubernetes/client-node KubeConfig only (dist/config.js, unbundled: still undici and gen/)': "await import('@kubernetes/client-node/dist/config.js');",
   undici: "await import('undici');",
-  zod: "await import('zod');",
+  'zod (classic API, what src/config/schema.ts uses)': "await import('zod');",
+  'zod/mini': "await import('zod/mini');",
   'prom-client': "await import('prom-client');",
   pino: "await import('pino');",
   yaml: "await import('yaml');",
   'picomatch + ipaddr.js': "await import('picomatch'); await import('ipaddr.js');",
-  'TLS server+client with one open watch (node:https)': TLS_WATCH,
-  'all runtime deps except client-node + TLS watch': "await import('zod'); await import('prom-client'); await import('pino'); await import('yaml'); await import('picomatch'); await import('ipaddr.js');" + TLS_WATCH,
+  'TLS server+client with one open watch (node:https, ESM import)': TLS_WATCH,
+  'TLS server+client with one open watch (node:https, require)': TLS_WATCH_CJS,
 };
 
 function rssOf(code: string, cwd: string, settleMs: number): Promise<number> {
@@ -54,8 +64,12 @@ function rssOf(code: string, cwd: string, settleMs: number): Promise<number> {
 
 await main(async () => {
   const bundle = await bundleEntry();
-  // The bundle up to its CLI (--help): module evaluation of everything it contains.
-  const cases = { ...CASES, [`bundle (${bundle.kind}) loaded, --help`]: `process.argv = [process.argv[0], 'x', '--help']; const w = process.stdout.write; process.stdout.write = () => true; await import(${JSON.stringify(bundle.path)}); process.stdout.write = w;` };
+  // The bundle up to its CLI (--help): module evaluation of everything it contains. --before PATH adds another build.
+  const loadBundle = (path: string) => `process.argv = [process.argv[0], 'x', '--help']; const w = process.stdout.write; process.stdout.write = () => true; await import(${JSON.stringify(path)}); process.stdout.write = w;`;
+  const bi = f.args.indexOf('--before');
+  const before = bi >= 0 ? f.args[bi + 1] : undefined;
+  const cases: Record<string, string> = { ...CASES, [`bundle (${bundle.kind}) loaded, --help`]: loadBundle(bundle.path) };
+  if (before !== undefined) cases[`bundle before (${before}) loaded, --help`] = loadBundle(before);
   const rows: Record<string, number[]> = {};
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, code] of Object.entries(cases)) {

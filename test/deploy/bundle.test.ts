@@ -1,5 +1,5 @@
 // The esbuild bundle the image runs: it must hold none of client-node's generated API classes and
-// models, no undici, no second YAML parser and no prom-client default metrics (scripts/bundle-stubs.ts),
+// models, no undici, no second YAML parser and no prom-client default metrics (scripts/bundle.ts),
 // and what remains of client-node (KubeConfig) must still load a kubeconfig and talk to a server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { bundle } from '../../scripts/bundle.ts';
-import { FORBIDDEN_INPUTS } from '../../scripts/bundle-stubs.ts';
+import { FORBIDDEN_INPUTS } from '../../scripts/bundle.ts';
 import { startFakeApiServer, type FakeApiServer } from '../fake-apiserver/index.ts';
 
 const run = promisify(execFile);
