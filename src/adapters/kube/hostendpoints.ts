@@ -11,10 +11,13 @@ const PLURAL = 'hostendpoints';
 /** Where Calico >= 3.28 keeps a v1 object's v3 metadata (labels, annotations, owners). */
 export const CALICO_METADATA_ANNOTATION = 'projectcalico.org/metadata';
 
-/** The v3 view of a stored object, as Calico itself reads crd.projectcalico.org/v1 objects. */
+/**
+ * The v3 view of a stored object, as Calico itself reads crd.projectcalico.org/v1 objects. `raw` is
+ * not modified (the result shares its unchanged parts: no deep copy of every listed object).
+ */
 export function fromWire(raw: unknown, api: CalicoApiGroup): HostEndpoint {
-  const obj = structuredClone(raw) as HostEndpoint;
-  if (api.group === 'projectcalico.org') return obj;
+  if (api.group === 'projectcalico.org') return raw as HostEndpoint;
+  const obj = { ...(raw as HostEndpoint) };
   const annotations = { ...(obj.metadata.annotations ?? {}) };
   const metaText = annotations[CALICO_METADATA_ANNOTATION];
   delete annotations[CALICO_METADATA_ANNOTATION];
