@@ -7,6 +7,11 @@
 // the alternatives considered), a TLS watch with built-ins imported as ESM and through require(), and
 // the bundle loading its entry point only (`--before PATH.mjs` adds another build of it).
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { BANNER, footprintStubs } from '../scripts/bundle.ts';
 import { fileURLToPath } from 'node:url';
 import { bundleEntry } from './lib/agent-proc.ts';
 import { flags, log, main, modeName, saveResult, sleep } from './lib/common.ts';
@@ -50,6 +55,41 @@ const CASES: Record<string, string> = {
   'TLS server+client with one open watch (node:https, require)': TLS_WATCH_CJS,
 };
 
+/**
+ * Each piece as the bundle holds it: a small entry using it the way the agent does, bundled with the
+ * agent's own build settings and stubs (scripts/bundle.ts), so the figure is what it costs in the
+ * bundle rather than as a tree of node_modules files.
+ */
+const BUNDLED: Record<string, string> = {
+  'zod, classic API (src/config/schema.ts)': "import { z } from 'zod'; const s = z.strictObject({ a: z.string().min(1), b: z.array(z.number()).optional(), c: z.record(z.string(), z.string()) }); s.parse({ a: 'x', c: {} });",
+  'zod/mini': "import * as z from 'zod/mini'; const s = z.strictObject({ a: z.string().check(z.minLength(1)), b: z.optional(z.array(z.number())), c: z.record(z.string(), z.string()) }); s.parse({ a: 'x', c: {} });",
+  'prom-client (Registry, counters, histograms; no default metrics)': "import { Registry, Counter, Histogram } from 'prom-client'; const r = new Registry(); new Counter({ name: 'a_total', help: 'a', registers: [r] }).inc(); new Histogram({ name: 'b', help: 'b', registers: [r] }).observe(1); await r.metrics();",
+  'pino (JSON lines to stdout)': "import { pino } from 'pino'; pino({ level: 'info' }, process.stderr);",
+  yaml: "import { parse, stringify } from 'yaml'; stringify(parse('a: 1'));",
+  "client-node's KubeConfig (stubbed: no gen/, undici, js-yaml)": "import { KubeConfig } from '@kubernetes/client-node/dist/config.js'; const kc = new KubeConfig(); kc.loadFromString('apiVersion: v1\\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\\nusers: [{name: u, user: {token: t}}]\\ncontexts: [{name: x, context: {cluster: c, user: u}}]\\ncurrent-context: x\\n');",
+  'picomatch + ipaddr.js': "import picomatch from 'picomatch'; import ipaddr from 'ipaddr.js'; picomatch('eth*')('eth0'); ipaddr.parse('::1');",
+  'the agent\'s HttpApiClient module (not connected)': "import { HttpApiClient } from './src/adapters/kube/http-client.ts'; void HttpApiClient;",
+};
+
+async function bundleCase(dir: string, name: string, code: string): Promise<string> {
+  const outfile = join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.mjs`);
+  await build({
+    stdin: { contents: code, resolveDir: ROOT, loader: 'ts', sourcefile: 'case.ts' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: true,
+    banner: { js: BANNER },
+    plugins: [footprintStubs(ROOT)],
+    outfile,
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
 function rssOf(code: string, cwd: string, settleMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', `${code}\nsetInterval(()=>{},1e9);`], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -69,6 +109,8 @@ await main(async () => {
   const bi = f.args.indexOf('--before');
   const before = bi >= 0 ? f.args[bi + 1] : undefined;
   const cases: Record<string, string> = { ...CASES, [`bundle (${bundle.kind}) loaded, --help`]: loadBundle(bundle.path) };
+  const dir = await mkdtemp(join(tmpdir(), 'hepbench-memory-'));
+  for (const [name, code] of Object.entries(BUNDLED)) cases[`bundled: ${name}`] = `await import(${JSON.stringify(await bundleCase(dir, name, code))});`;
   if (before !== undefined) cases[`bundle before (${before}) loaded, --help`] = loadBundle(before);
   const rows: Record<string, number[]> = {};
   for (let r = 0; r < ROUNDS; r++) {
@@ -80,5 +122,6 @@ await main(async () => {
   const base = median(rows['bare node (baseline)']!);
   const table = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { rssMiB: median(v) / MiB, overBareMiB: (median(v) - base) / MiB, samplesMiB: v.map((x) => Math.round((x / MiB) * 10) / 10) }]));
   for (const [k, v] of Object.entries(table)) log(`${k.padEnd(55)} rss ${fmt(v.rssMiB)} MiB, +${fmt(v.overBareMiB)} over bare node`);
+  await rm(dir, { recursive: true, force: true });
   log(`saved ${saveResult('memory', modeName(f), { rounds: ROUNDS, note: 'median RSS 1.5 s after start, each case in its own process, interleaved', table })}`);
 });

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const OUTFILE = 'dist/calico-hep-agent.mjs';
 
-const BANNER = [
+export const BANNER = [
   "import { createRequire as __cha_createRequire } from 'node:module';",
   'const require = __cha_createRequire(import.meta.url);',
 ].join('\n');
