@@ -10,13 +10,11 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 export function registerProcessMetrics(registry: Registry, prefix: string): void {
   const registers = [registry];
   let last = process.cpuUsage();
-  const user = new Counter({ name: `${prefix}process_cpu_user_seconds_total`, help: 'Total user CPU time spent in seconds.', registers });
-  const system = new Counter({ name: `${prefix}process_cpu_system_seconds_total`, help: 'Total system CPU time spent in seconds.', registers });
-  new Counter({
-    name: `${prefix}process_cpu_seconds_total`,
-    help: 'Total user and system CPU time spent in seconds.',
+  // The first registered is collected first: its collect sets all three, as prom-client does.
+  const user: Counter = new Counter({
+    name: `${prefix}process_cpu_user_seconds_total`,
+    help: 'Total user CPU time spent in seconds.',
     registers,
-    // One collect sets all three CPU counters, as prom-client does.
     collect() {
       const now = process.cpuUsage();
       const u = (now.user - last.user) / 1e6;
@@ -24,9 +22,11 @@ export function registerProcessMetrics(registry: Registry, prefix: string): void
       last = now;
       user.inc(u);
       system.inc(s);
-      this.inc(u + s);
+      total.inc(u + s);
     },
   });
+  const system = new Counter({ name: `${prefix}process_cpu_system_seconds_total`, help: 'Total system CPU time spent in seconds.', registers });
+  const total = new Counter({ name: `${prefix}process_cpu_seconds_total`, help: 'Total user and system CPU time spent in seconds.', registers });
   new Gauge({
     name: `${prefix}process_resident_memory_bytes`,
     help: 'Resident memory size in bytes.',
