@@ -15,6 +15,7 @@ import { startFakeApiServer, type FakeApiServer, type RequestLogEntry } from '..
 import { iface } from '../helpers/interfaces.ts';
 import { startAgent, type AgentHarness } from '../helpers/agent-harness.ts';
 import { DEPLOY, find, kustomize, kustomizeSkipReason } from './render.ts';
+import { apiClient } from '../helpers/api-client.ts';
 
 const skip = await kustomizeSkipReason();
 const NS = 'calico-hep-agent';
@@ -91,7 +92,7 @@ describe('RBAC: the rendered ClusterRole and Role against what the agent really 
     h.setInterfaces([iface('eth0', ['192.0.2.10/24'])]);
     await h.until('stale HEP deleted', () => hep('n1-eth1') === undefined);
     // `calico-hep-agent plan` in the pod reads its Node with a GET.
-    const facts = await readNodeFacts(server.kubeConfig(), 'n1');
+    const facts = await readNodeFacts(apiClient(server), 'n1');
     assert.equal(facts?.labels['zone'], 'z1');
     await h.events.flush();
   });

@@ -3,10 +3,10 @@
 // test advances; only the API's I/O is real. `until` waits for a condition, advancing fake time to
 // the next armed timer whenever the agent is idle: assertions are on state and counters, never on
 // how much wall time passed.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { Registry } from 'prom-client';
-import { kubeConfigCredentials } from '../../src/adapters/kube/credentials.ts';
-import { HttpApiClient } from '../../src/adapters/kube/http-client.ts';
+import type { HttpApiClient } from '../../src/adapters/kube/http-client.ts';
+import { apiClientFor } from '../../src/adapters/kube/kubeconfig.ts';
 import { Agent, type KernelEvents } from '../../src/agent/agent.ts';
 import { NodeEventRecorder } from '../../src/agent/events.ts';
 import { validateConfig } from '../../src/config/load.ts';
@@ -57,10 +57,10 @@ export function startAgent(opts: HarnessOptions): AgentHarness {
   });
   const kc = opts.kc ?? opts.server.kubeConfig();
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
-  const api = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: metrics });
+  const api = apiClientFor(kc, metrics);
   const logger =
     opts.logStream !== undefined ? createLogger('debug', opts.logStream) : process.env['AGENT_TEST_LOGS'] ? createLogger('debug', process.stderr) : silentLogger;
-  const events = new NodeEventRecorder(kc, 'n1', { observer: metrics, logger, clock });
+  const events = new NodeEventRecorder(api, 'n1', { logger, clock });
   const agent = new Agent({
     config,
     nodeName: config.nodeName ?? 'n1',

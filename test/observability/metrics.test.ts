@@ -7,8 +7,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { startProbeServer, type ProbeServer } from '../../src/adapters/http/server.ts';
-import { kubeConfigCredentials } from '../../src/adapters/kube/credentials.ts';
-import { HttpApiClient } from '../../src/adapters/kube/http-client.ts';
 import { systemClock } from '../../src/adapters/system-clock.ts';
 import { Agent } from '../../src/agent/agent.ts';
 import { NodeEventRecorder } from '../../src/agent/events.ts';
@@ -22,6 +20,7 @@ import { AgentMetrics, METRIC_PREFIX } from '../../src/observability/metrics.ts'
 import { startFakeApiServer, type CalicoGroup, type FakeApiServer } from '../fake-apiserver/index.ts';
 import { iface } from '../helpers/interfaces.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { apiClient } from '../helpers/api-client.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A strict parser of the Prometheus text exposition format 0.0.4
@@ -348,16 +347,15 @@ async function startAgent(
 ): Promise<Run> {
   const config = agentConfig(opts.config);
   const interfaces = opts.interfaces ?? [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])];
-  const kc = server.kubeConfig();
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: opts.defaultMetrics ?? false });
-  const api = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: metrics });
+  const api = apiClient(server, metrics);
   const agent = new Agent({
     config,
     nodeName: 'n1',
     api,
     discover: async () => interfaces,
     metrics,
-    events: new NodeEventRecorder(kc, 'n1', { observer: metrics, logger: silentLogger, clock: systemClock }),
+    events: new NodeEventRecorder(api, 'n1', { logger: silentLogger, clock: systemClock }),
     logger: process.env['AGENT_TEST_LOGS'] ? createLogger('debug', process.stderr) : silentLogger,
     clock: systemClock,
     version: 'test',

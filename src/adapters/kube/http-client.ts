@@ -411,7 +411,13 @@ export class HttpApiClient implements ApiClient {
 
   /** Sends the request; resolves with the response head. The timer covers the whole exchange ('deadline') or silence ('idle'). */
   async #open(x: Exchange, timeoutMs: number, timeoutKind: 'deadline' | 'idle'): Promise<Opened> {
-    const creds = await this.#o.credentials.current();
+    let creds: Credentials;
+    try {
+      creds = await this.#o.credentials.current();
+    } catch (err) {
+      // A missing token file, a failing exec plugin: no request was sent.
+      throw new ApiError({ code: 0, reason: undefined, message: `${x.method} ${x.path}: no credentials: ${(err as Error)?.message ?? String(err)}`, retryAfterSeconds: undefined });
+    }
     const base = new URL(creds.server);
     const plain = base.protocol === 'http:';
     const agent = creds.agent ?? this.#agent(creds, plain);

@@ -3,10 +3,10 @@
 // Exit 1 when lint finds errors, 0 otherwise (warnings included), 2 for bad flags or input files.
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ApiClient } from '../../adapters/kube/api-client.ts';
 import { chooseCalicoApi, servedGroupVersions } from '../../adapters/kube/calico-api.ts';
 import { HostEndpointApi } from '../../adapters/kube/hostendpoints.ts';
-import { findKubeConfig, requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
+import { apiClientFor, findKubeConfig, requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { readNodeFacts } from '../../adapters/kube/nodes.ts';
 import { NO_OBSERVER } from '../../adapters/kube/observer.ts';
 import { CalicoPolicyApi } from '../../adapters/kube/policies.ts';
@@ -238,7 +238,7 @@ async function listManaged(heps: HostEndpointApi, labelSelector: string): Promis
   return items;
 }
 
-async function nodeFacts(name: string, labelFlag: string | undefined, kc: KubeConfig | undefined, io: CliIo): Promise<NodeFacts> {
+async function nodeFacts(name: string, labelFlag: string | undefined, kc: ApiClient | undefined, io: CliIo): Promise<NodeFacts> {
   if (labelFlag !== undefined) return { name, labels: parseLabelList(labelFlag, '--node-labels') };
   if (kc === undefined) {
     io.stderr.write('note: no --node-labels and no kubeconfig: computing HostEndpoints without Node labels\n');
@@ -288,12 +288,12 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     let docs = fileDocs;
     const sources = [...files];
 
-    let kc: KubeConfig | undefined;
+    let kc: ApiClient | undefined;
     let clusterHeps: HostEndpoint[] | undefined;
     if (fromCluster) {
-      kc = await requireKubeConfig({ file: values.kubeconfig, env: io.env });
-      const calico = chooseCalicoApi(await servedGroupVersions(kc, NO_OBSERVER), config.apiGroup);
-      const api = new CalicoPolicyApi(kc, calico, NO_OBSERVER);
+      kc = apiClientFor(await requireKubeConfig({ file: values.kubeconfig, env: io.env }), NO_OBSERVER);
+      const calico = chooseCalicoApi(await servedGroupVersions(kc), config.apiGroup);
+      const api = new CalicoPolicyApi(kc, calico);
       const felixNames = allNodes ? ['default'] : ['default', `node.${nodeName}`];
       const [gnps, tiers, ...felix] = await Promise.all([
         api.listGlobalNetworkPolicies(),
@@ -307,7 +307,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       docs = mergeDocs(fileDocs, cluster);
       sources.push(`cluster (${calico.group}/${calico.version})`);
       if (values.node !== undefined || allNodes) {
-        const heps = new HostEndpointApi(kc, calico, NO_OBSERVER);
+        const heps = new HostEndpointApi(kc, calico);
         clusterHeps = await listManaged(heps, allNodes ? `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` : managedSelector(nodeName));
       }
     }
@@ -315,7 +315,10 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     let hostEndpoints: HostEndpoint[];
     if (clusterHeps !== undefined) hostEndpoints = clusterHeps;
     else {
-      if (kc === undefined && values['node-labels'] === undefined) kc = await findKubeConfig({ file: values.kubeconfig, env: io.env });
+      if (kc === undefined && values['node-labels'] === undefined) {
+        const found = await findKubeConfig({ file: values.kubeconfig, env: io.env });
+        if (found !== undefined) kc = apiClientFor(found, NO_OBSERVER);
+      }
       const [interfaces, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFacts(nodeName, values['node-labels'], kc, io)]);
       const state = desiredStateBuilder(config)(node, interfaces);
       for (const w of state.warnings) io.stderr.write(`warning: ${w}\n`);

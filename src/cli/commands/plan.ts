@@ -3,7 +3,8 @@
 import { hostname } from 'node:os';
 import { stringify } from 'yaml';
 import { discoverInterfaces } from '../../adapters/netlink/discover.ts';
-import { findKubeConfig } from '../../adapters/kube/kubeconfig.ts';
+import { apiClientFor, findKubeConfig } from '../../adapters/kube/kubeconfig.ts';
+import { NO_OBSERVER } from '../../adapters/kube/observer.ts';
 import { readNodeFacts } from '../../adapters/kube/nodes.ts';
 import { desiredStateBuilder, type NodeFacts } from '../../core/desired.ts';
 import type { HostEndpoint } from '../../core/model.ts';
@@ -59,7 +60,7 @@ async function nodeFacts(name: string, labelFlag: string | undefined, kubeconfig
   if (labelFlag !== undefined) return { name, labels: parseLabelList(labelFlag, '--node-labels') };
   const kc = await findKubeConfig({ file: kubeconfig, env: io.env });
   if (kc === undefined) return { name, labels: {} };
-  const facts = await readNodeFacts(kc, name);
+  const facts = await readNodeFacts(apiClientFor(kc, NO_OBSERVER), name);
   if (facts === undefined) {
     io.stderr.write(`warning: Node "${name}" not found in the cluster; planning without Node labels\n`);
     return { name, labels: {} };

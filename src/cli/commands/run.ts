@@ -4,9 +4,7 @@ import { Registry } from 'prom-client';
 import { NetlinkMonitor, deathSignalPrefix } from '../../adapters/netlink/monitor.ts';
 import { discoverInterfaces } from '../../adapters/netlink/discover.ts';
 import { startProbeServer } from '../../adapters/http/server.ts';
-import { kubeConfigCredentials } from '../../adapters/kube/credentials.ts';
-import { HttpApiClient } from '../../adapters/kube/http-client.ts';
-import { requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
+import { apiClientFor, requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import { Agent } from '../../agent/agent.ts';
 import { NodeEventRecorder } from '../../agent/events.ts';
@@ -56,10 +54,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const logger = createLogger(config.logLevel, io.stdout);
   const clock = systemClock;
   const metrics = new AgentMetrics(new Registry());
-  const events = new NodeEventRecorder(kc, nodeName, { observer: metrics, logger, clock });
+  const client = apiClientFor(kc, metrics, { userAgent: `calico-hep-agent/${VERSION}` });
+  const events = new NodeEventRecorder(client, nodeName, { logger, clock });
   const netns = values.netns;
   let agent: Agent | undefined;
-  const api = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: metrics, userAgent: `calico-hep-agent/${VERSION}` });
   const kernelEvents = new NetlinkMonitor({
     onChange: (change) => agent?.kernelChanged(`netlink ${change.reason}`),
     netns,
@@ -71,7 +69,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   agent = new Agent({
     config,
     nodeName,
-    api,
+    api: client,
     discover: () => discoverInterfaces(netns !== undefined ? { netns } : {}),
     kernelEvents,
     metrics,
@@ -95,7 +93,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }, SHUTDOWN_BUDGET_MS);
   budget.unref();
   await Promise.allSettled([agent.stop(), server.close(), events.flush()]);
-  api.close();
+  client.close();
   clearTimeout(budget);
   return EXIT_OK;
 }

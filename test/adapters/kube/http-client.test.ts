@@ -353,6 +353,26 @@ describe('credentials from a kubeconfig', () => {
     }
   });
 
+  test('a token file that cannot be read fails the request with code 0 and the cause, without sending it', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromClusterAndUser(
+      { name: 'c', server: api.url, caData: Buffer.from(api.caPem).toString('base64'), skipTLSVerify: false },
+      { name: 'u', authProvider: { name: 'tokenFile', config: { tokenFile: join(dir, 'missing-token') } } },
+    );
+    const obs = new Recorder();
+    const client = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: obs });
+    try {
+      const before = api.requestLog.length;
+      const err = await failure(client.get('/api/v1/nodes'));
+      assert.equal(err.code, 0);
+      assert.match(err.message, /no credentials: .*ENOENT/);
+      assert.equal(api.requestLog.length, before);
+      assert.deepEqual(obs.calls, [['get', 'nodes', 0]]);
+    } finally {
+      client.close();
+    }
+  });
+
   test('kubeconfig with CA data and token from the fake server works as is; the pool is kept per TLS identity', async () => {
     const kc = api.kubeConfig() as unknown as KubeConfig;
     const client = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: new Recorder() });
