@@ -1,6 +1,6 @@
 // Cold start: process start to every HEP correct in the API, for a new node (no HEPs yet).
 //
-//   node bench/coldstart.ts [--quick]
+//   node bench/coldstart.ts [--quick] [--bundle-only]
 //
 // Interleaved in one run (so machine noise hits each alike): the bundled build, the source (type
 // stripping), and as the baseline a bare `node -e 0` from spawn to exit. 20 runs each (--quick: 5).
@@ -30,7 +30,10 @@ await main(async (cleanups) => {
   const samples: Record<string, number[]> = { bundle: [], source: [], 'node -e 0 (spawn to exit)': [] };
   let i = 0;
   for (let r = 0; r < RUNS; r++) {
-    for (const [label, entry] of [['bundle', bundle.path], ['source', SOURCE_ENTRY]] as const) {
+    // --bundle-only: the image's build alone (e.g. under V8 flags that source runs cannot take:
+    // --lite-mode disables WebAssembly, which Node's type stripping needs).
+    const builds = f.args.includes('--bundle-only') ? ([['bundle', bundle.path]] as const) : ([['bundle', bundle.path], ['source', SOURCE_ENTRY]] as const);
+    for (const [label, entry] of builds) {
       const nodeName = `cold-${i++}`;
       await server.admin.seed(nodeObject(nodeName, { role: 'worker' }) as never);
       const agent = spawnAgent({ entry, kubeconfig: server.kubeconfig, config, netns: ns.name, nodeName, logFile: join(dir, `${nodeName}.log`) });
@@ -42,7 +45,7 @@ await main(async (cleanups) => {
     await new Promise<void>((resolve) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).once('exit', () => resolve()));
     samples['node -e 0 (spawn to exit)']!.push(now() - t0);
   }
-  const summaries = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, { ...summarize(v), samples: v }]));
+  const summaries = Object.fromEntries(Object.entries(samples).filter(([, v]) => v.length > 0).map(([k, v]) => [k, { ...summarize(v), samples: v }]));
   for (const [k, s] of Object.entries(summaries)) log(`${k}: ${fmtSummary(s)}`);
   const path = saveResult('coldstart', modeName(f), { bundle: { kind: bundle.kind, bytes: bundle.bytes }, interfaces: expected.size, runs: RUNS, results: summaries });
   log(`saved ${path}`);

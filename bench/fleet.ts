@@ -11,7 +11,7 @@
 // Node status patch per node (what each kubelet would send), then the controller writes the HEPs.
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { Registry } from 'prom-client';
 import { systemClock } from '../src/adapters/system-clock.ts';
 import { Agent } from '../src/agent/agent.ts';
@@ -19,7 +19,7 @@ import { NodeEventRecorder } from '../src/agent/events.ts';
 import { validateConfig } from '../src/config/load.ts';
 import type { NetInterface } from '../src/core/model.ts';
 import { silentLogger } from '../src/logger.ts';
-import { reuseConnections } from '../src/adapters/kube/kubeconfig.ts';
+import { apiClientFor } from '../src/adapters/kube/kubeconfig.ts';
 import { AgentMetrics } from '../src/observability/metrics.ts';
 import { flags, log, main, modeName, saveResult, sleep } from './lib/common.ts';
 import { nodeObject, startServer, type StandaloneServer } from './lib/fake-server.ts';
@@ -58,8 +58,8 @@ function rate(entries: { time: string; user: string; verb: string }[], fromMs: n
   return { total: inWin.length, meanPerS: inWin.length / secs, peakPerS: Math.max(0, ...buckets.values()), byVerb };
 }
 
-/** `shared`: what `run` does (reuseConnections); `per-request`: client-node's own behaviour (a new TLS connection per call). */
-type Connections = 'shared' | 'per-request';
+/** `per-node`: what `run` does (one HttpApiClient, so one keep-alive pool, per agent process). */
+type Connections = 'per-node';
 
 async function fleet(server: StandaloneServer, n: number, connections: Connections) {
   const nodeNames = Array.from({ length: n }, (_, i) => `fleet${n}${connections[0]}-${i}`);
@@ -67,13 +67,13 @@ async function fleet(server: StandaloneServer, n: number, connections: Connectio
   const watch = await HepWatch.open({ url: server.url, caPem: server.caPem, adminToken: server.adminToken });
   const kc = new KubeConfig();
   kc.loadFromFile(server.kubeconfig);
-  if (connections === 'shared') reuseConnections(kc);
   const config = validateConfig({ intervals: {} });
   let gen = 1;
   const agents = nodeNames.map((nodeName, i) => {
     const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
-    const events = new NodeEventRecorder(kc, nodeName, { observer: metrics, logger: silentLogger, clock: systemClock });
-    return new Agent({ config: { ...config, nodeName }, nodeName, kc, discover: async () => ifaces(i, gen), metrics, events, logger: silentLogger, clock: systemClock, version: 'bench' });
+    const client = apiClientFor(kc, metrics);
+    const events = new NodeEventRecorder(client, nodeName, { logger: silentLogger, clock: systemClock });
+    return new Agent({ config: { ...config, nodeName }, nodeName, api: client, discover: async () => ifaces(i, gen), metrics, events, logger: silentLogger, clock: systemClock, version: 'bench' });
   });
   const correct = (g: number) => nodeNames.every((nn, i) => watch.heps.get(`${nn}-eth0`)?.spec.expectedIPs?.[0] === ipOf(i, g) && watch.heps.has(`${nn}-eth1`));
   // Start all at once.
@@ -233,13 +233,7 @@ await main(async (cleanups) => {
     const server = await startServer({ bookmarkIntervalMs: 60_000, watchHistory: Math.max(1000, 10 * n) });
     cleanups.push(() => server.stop());
     const rounds: Record<string, unknown> = {};
-    for (const conn of ['per-request', 'shared'] as const) {
-      // A fresh server per variant, so neither inherits the other's objects or connections.
-      const s = conn === 'per-request' ? server : await startServer({ bookmarkIntervalMs: 60_000, watchHistory: Math.max(1000, 10 * n) });
-      if (s !== server) cleanups.push(() => s.stop());
-      rounds[`agents (${conn} connections)`] = await fleet(s, n, conn);
-      if (s !== server) await s.stop();
-    }
+    rounds['agents (per-node connections)'] = await fleet(server, n, 'per-node');
     rounds['central'] = await central(server, n);
     out.push(rounds);
     await server.stop();

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { run } from '../../test/helpers/netns.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SOURCE_ENTRY = join(ROOT, 'bin/calico-hep-agent.js');
@@ -25,19 +24,9 @@ export async function bundleEntry(): Promise<{ path: string; kind: 'dist' | 'ben
   const override = process.env['HEPBENCH_BUNDLE'];
   if (override !== undefined && override !== '') return { path: override, kind: 'override', bytes: statSync(override).size };
   if (existsSync(DIST_ENTRY)) return { path: DIST_ENTRY, kind: 'dist', bytes: statSync(DIST_ENTRY).size };
-  const esbuild = join(ROOT, 'node_modules/.bin/esbuild');
-  const r = await run(esbuild, [
-    join(ROOT, 'src/main.ts'),
-    '--bundle',
-    '--platform=node',
-    '--format=esm',
-    '--target=node22',
-    '--minify',
-    `--outfile=${PRIVATE_BUNDLE}`,
-    '--log-level=error',
-    "--banner:js=import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-  ], { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`esbuild failed: ${r.stderr}`);
+  // The project's own build (scripts/bundle.ts, with its stubs), written privately.
+  const { bundle } = await import('../../scripts/bundle.ts');
+  await bundle({ outfile: PRIVATE_BUNDLE, quiet: true });
   return { path: PRIVATE_BUNDLE, kind: 'bench-private', bytes: statSync(PRIVATE_BUNDLE).size };
 }
 
@@ -66,10 +55,13 @@ export interface AgentProcess {
   stop(): Promise<number | null>;
 }
 
+/** Node flags for every agent a benchmark starts, e.g. HEPBENCH_NODE_ARGS="--max-semi-space-size=1 --lite-mode" (the image's). */
+export const ENV_NODE_ARGS = (process.env['HEPBENCH_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
+
 export function spawnAgent(p: { entry: string; kubeconfig: string; config: string; netns: string; nodeName: string; logFile: string; nodeArgs?: string[] }): AgentProcess {
   const log = createWriteStream(p.logFile);
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...(p.nodeArgs ?? []), p.entry, 'run', '--kubeconfig', p.kubeconfig, '--config', p.config, '--netns', p.netns], {
+  const child = spawn(process.execPath, [...(p.nodeArgs ?? ENV_NODE_ARGS), p.entry, 'run', '--kubeconfig', p.kubeconfig, '--config', p.config, '--netns', p.netns], {
     env: { ...process.env, NODE_NAME: p.nodeName },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

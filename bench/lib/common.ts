@@ -53,7 +53,7 @@ export function saveResult(name: string, mode: string, result: object): string {
   const tag = ti >= 0 ? process.argv[ti + 1] : undefined;
   const path = join(RESULTS, `${[name, mode, tag].filter(Boolean).join('-')}.json`);
   const m: Machine = machine();
-  writeFileSync(path, `${JSON.stringify({ benchmark: name, mode, command: `node bench/${name}.ts ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), source: SOURCE_AT_START, machine: m, bundleOverride: process.env['HEPBENCH_BUNDLE'], ...result }, null, 2)}\n`);
+  writeFileSync(path, `${JSON.stringify({ benchmark: name, mode, command: `node bench/${name}.ts ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), source: SOURCE_AT_START, machine: m, bundleOverride: process.env['HEPBENCH_BUNDLE'], nodeArgs: process.env['HEPBENCH_NODE_ARGS'], ...result }, null, 2)}\n`);
   return path;
 }
 

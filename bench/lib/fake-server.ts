@@ -25,8 +25,9 @@ export interface StandaloneServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(opts: { bookmarkIntervalMs?: number; watchHistory?: number } = {}): Promise<StandaloneServer> {
+export async function startServer(opts: { bookmarkIntervalMs?: number; watchHistory?: number; paging?: boolean } = {}): Promise<StandaloneServer> {
   const args = [MAIN, '--port', '0', '--groups', 'projectcalico.org/v3'];
+  if (opts.paging === false) args.push('--no-paging');
   if (opts.bookmarkIntervalMs !== undefined) args.push('--bookmark-interval-ms', String(opts.bookmarkIntervalMs));
   if (opts.watchHistory !== undefined) args.push('--watch-history', String(opts.watchHistory));
   const child = spawn(process.execPath, ['--max-old-space-size=4096', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -73,11 +73,13 @@ export async function startNodeUnderTest(p: {
   labels?: Record<string, string>;
   timeoutMs?: number;
   watch?: HepWatch;
+  /** Node flags before the entry point (V8 flags under test). */
+  nodeArgs?: string[];
 }): Promise<NodeUnderTest> {
   await p.server.admin.seed(nodeObject(p.nodeName, p.labels ?? { role: 'worker' }) as never);
   const watch = p.watch ?? (await HepWatch.open({ url: p.server.url, caPem: p.server.caPem, adminToken: p.server.adminToken, labelSelector: `calico-hep-agent.io/node=${p.nodeName}` }));
   const config = await writeConfig(p.dir, p.configYaml ?? '');
-  const agent = spawnAgent({ entry: p.entry, kubeconfig: p.server.kubeconfig, config, netns: p.ns.name, nodeName: p.nodeName, logFile: join(p.dir, `${p.nodeName}.log`) });
+  const agent = spawnAgent({ entry: p.entry, kubeconfig: p.server.kubeconfig, config, netns: p.ns.name, nodeName: p.nodeName, logFile: join(p.dir, `${p.nodeName}.log`), ...(p.nodeArgs !== undefined ? { nodeArgs: p.nodeArgs } : {}) });
   const convergedAt = await watch.until(allCorrect(watch, p.nodeName, p.expected), p.timeoutMs ?? 60_000, `HEPs of ${p.nodeName} (log: ${agent.logFile})`);
   return {
     agent,

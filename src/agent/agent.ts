@@ -1,41 +1,44 @@
-// The agent: keeps this node's HostEndpoints equal to the desired state. Inputs (kernel events,
-// Node and HEP watches, timers) only mark work as due; one reconcile loop does the work, debounced
-// and never concurrent with itself, with jittered backoff on API errors.
-import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
-import { Reflector } from '../adapters/kube/reflector.ts';
-import { CalicoApiUnavailable, apiVersionOf, chooseCalicoApi, servedGroupVersions, type CalicoApiGroup } from '../adapters/kube/calico-api.ts';
-import { observed } from '../adapters/kube/calls.ts';
-import { apiFailure } from '../adapters/kube/errors.ts';
-import { HostEndpointApi, fromWire } from '../adapters/kube/hostendpoints.ts';
-import { CalicoPolicyApi, asPolicy, type RawObject } from '../adapters/kube/policies.ts';
+// The agent: keeps this node's HostEndpoints equal to the desired state, shaped like a
+// controller-runtime controller:
+// - inputs (kernel events, the cluster view's watches) only add the one key (this node) to the work
+//   loop, which owns all scheduling (debounce, rate-limited requeue, Retry-After);
+// - reconcile() reads a snapshot (the cluster view's caches, the interfaces), plans with the pure core
+//   and writes; it returns when it wants to run again (`requeueAfter`: grace expiry, periodic rescan
+//   and resync, a write held back from a fight) instead of arming timers of its own;
+// - the policy guard is one pure call before the writes (src/core/policy/guard.ts): it reads the
+//   view's policies, and their watch events add the key, so held writes are retried when they change;
+// - writes come back into the view through the watches; nothing mutates a reflector's cache.
+import type { ApiClient } from '../adapters/kube/api-client.ts';
+import { CalicoApiUnavailable, apiVersionOf, chooseCalicoApi, type CalicoApiGroup } from '../adapters/kube/calico-api.ts';
+import { toWire } from '../adapters/kube/hostendpoints.ts';
+import { ReflectorFactory, asFailure } from '../adapters/kube/reflector.ts';
 import { policyGuardConfig, type Config } from '../config/schema.ts';
-import { API_BACKOFF, backoffDelay } from '../core/backoff.ts';
+import { backoffDelay } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
 import { desiredStateBuilder, type NodeFacts } from '../core/desired.ts';
 import { DriftTracker } from '../core/drift-tracker.ts';
 import { applyGracePeriod } from '../core/grace.ts';
-import { managedSelector } from '../core/labels.ts';
 import type { HostEndpoint, NetInterface } from '../core/model.ts';
 import { isManaged } from '../core/ownership.ts';
 import { decidePolicyGuard, type PolicySnapshot } from '../core/policy/index.ts';
 import { planReconcile, type Action, type Drift, type FieldChange, type ReconcilePlan } from '../core/reconcile.ts';
 import type { Logger } from '../logger.ts';
 import type { AgentMetrics } from '../observability/metrics.ts';
+import { ClusterView, parseHostEndpoint } from './cluster-view.ts';
 import type { AgentEvents } from './events.ts';
-import { acquireLease } from './prune-sweep.ts';
-import { prune } from './prune.ts';
+import { RetryableError, WorkLoop, type ChangeSource, type ReconcileResult, type RunReport } from './work-loop.ts';
 
 /** A source of "the kernel changed" signals (the supervised `ip monitor`). */
 export interface KernelEvents {
   start(): void;
   stop(): Promise<void>;
-  readonly alive: boolean;
+  readonly health: { readonly alive: boolean; readonly restarts: number; readonly downSince: number | undefined };
 }
 
 export interface AgentDeps {
   readonly config: Config;
   readonly nodeName: string;
-  readonly kc: KubeConfig;
+  readonly api: ApiClient;
   readonly discover: () => Promise<NetInterface[]>;
   /** Built by the caller with `onChange` wired to `agent.kernelChanged()`. */
   readonly kernelEvents?: KernelEvents | undefined;
@@ -43,329 +46,206 @@ export interface AgentDeps {
   readonly events: AgentEvents;
   readonly logger: Logger;
   readonly clock: Clock;
-  readonly random?: () => number;
+  readonly random?: (() => number) | undefined;
   readonly version: string;
-  /** Namespace of the prune sweep's Lease (the agent's own namespace, from the downward API). */
-  readonly leaseNamespace?: string | undefined;
+  /** Watch timeouts of the reflectors (default 300-600 s); tests shorten it. */
+  readonly minWatchTimeoutSeconds?: number | undefined;
 }
 
 export interface AgentStatus {
-  /** The first reconcile succeeded and the Calico API is there. */
+  /** The last reconcile succeeded and the Calico API is there. */
   readonly ready: boolean;
   /** Every supervised loop is alive (or restarting within its backoff). */
   readonly live: boolean;
   readonly calicoApi: string | undefined;
   readonly lastError: string | undefined;
   readonly lastSuccessAt: number | undefined;
+  /** Resources the API server refuses to this agent (HTTP 403). */
+  readonly forbidden: readonly string[];
 }
 
 const MAX_CONFLICT_RETRIES = 5;
+/** A watch loop with no progress for two full watch timeouts is stuck beyond its supervisor. */
+const STUCK_AFTER_MS = 2 * 660_000;
+/** The `ip monitor` supervisor down this long (not merely restarting) fails /healthz. */
+const MONITOR_DOWN_MS = 120_000;
+/** Writes to one HEP: two in a row are free, then each waits (another writer is fighting us). */
+const FIGHT = { baseMs: 1_000, maxMs: 300_000, resetAfterMs: 600_000, free: 2 };
+/** A HEP read by name after a 409 stands in for the view until the watch shows it, at most this long. */
+const LOOKUP_TTL_MS = 60_000;
 
-/** Fails a reconcile for a reason the next attempt may not fix soon; carries the server's Retry-After. */
-class ReconcileError extends Error {
-  readonly retryAfterSeconds: number | undefined;
-  constructor(message: string, retryAfterSeconds?: number) {
-    super(message);
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
+interface Fight {
+  count: number;
+  lastAt: number;
+  notBefore: number;
 }
 
 export class Agent {
   readonly #d: AgentDeps;
   readonly #build: ReturnType<typeof desiredStateBuilder>;
   readonly #drift = new DriftTracker();
-  #calico: CalicoApiGroup | undefined;
-  #heps: HostEndpointApi | undefined;
-  #hepReflector: Reflector<HostEndpoint> | undefined;
-  #nodeReflector: Reflector<V1Node> | undefined;
-  /**
-   * policy guard: GlobalNetworkPolicies, Tiers and FelixConfigurations, always watched. A reflector
-   * left undefined for tiers / felixconfigurations means the cluster does not serve the resource.
-   */
-  #gnpReflector: Reflector<RawObject> | undefined;
-  #tierReflector: Reflector<RawObject> | undefined;
-  #felixReflector: Reflector<RawObject> | undefined;
-  /** Unmanaged HEPs of this node found by the start-up scan or by name; refreshed on resync. */
-  #others = new Map<string, HostEndpoint>();
-  #othersScanned = false;
-  #scanTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #view: ClusterView;
+  readonly #loop: WorkLoop;
+  readonly #random: () => number;
   #interfaces: NetInterface[] | undefined;
   #kernelDirty = true;
   #goneSince = new Map<string, number>();
-
-  #stopped = false;
-  #running: Promise<void> | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #pendingSince: number | undefined;
-  #failures = 0;
+  #lastRescanAt: number | undefined;
+  #lastRunAt: number | undefined;
+  #warnings = new Set<string>();
+  /** HEPs read by name after a write conflict, until the view has them (name -> object, read at). */
+  readonly #lookups = new Map<string, { hep: HostEndpoint; at: number }>();
+  readonly #fights = new Map<string, Fight>();
   #ready = false;
   #lastError: string | undefined;
+  #forbidden: string[] = [];
   #lastSuccessAt: number | undefined;
-  #intervals: ReturnType<typeof setInterval>[] = [];
-  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #started = false;
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
+    this.#random = deps.random ?? Math.random;
     this.#build = desiredStateBuilder(deps.config);
+    const factory = new ReflectorFactory({
+      api: deps.api,
+      observer: deps.metrics,
+      logger: deps.logger,
+      clock: deps.clock,
+      random: this.#random,
+      onChange: (_resource, reason) => this.#add('cluster', reason),
+      minWatchTimeoutSeconds: deps.minWatchTimeoutSeconds,
+    });
+    this.#view = new ClusterView(factory, deps.nodeName);
+    this.#loop = new WorkLoop({
+      clock: deps.clock,
+      random: this.#random,
+      debounceMs: deps.config.intervals.debounceMilliseconds,
+      reconcile: (signal) => this.#reconcile(signal),
+      onRun: (report) => this.#afterRun(report),
+    });
+    deps.metrics.health(() => {
+      const s = this.status();
+      const h = deps.kernelEvents?.health;
+      return { monitorUp: h?.alive ?? false, monitorRestarts: h?.restarts ?? 0, forbidden: s.forbidden };
+    });
+  }
+
+  /** Counters of the loop, for tests and benchmarks. */
+  get stats(): WorkLoop['stats'] & { discoveries: number } {
+    return { ...this.#loop.stats, discoveries: this.#discoveries };
+  }
+
+  #discoveries = 0;
+
+  /** A reconcile is running now. */
+  get busy(): boolean {
+    return this.#loop.busy;
   }
 
   status(): AgentStatus {
     const now = this.#d.clock.now();
-    // A watch loop that has made no progress for two full watch timeouts is stuck beyond its supervisor.
-    const stuckAfterMs = 2 * 660_000;
-    const reflectorsLive = [this.#hepReflector, this.#nodeReflector, this.#gnpReflector, this.#tierReflector, this.#felixReflector].every(
-      (r) => r === undefined || now - r.lastProgressAt < stuckAfterMs,
-    );
+    const reflectorsLive = this.#view.all.every((r) => r.lastProgressAt === 0 || now - r.lastProgressAt < STUCK_AFTER_MS);
+    const h = this.#d.kernelEvents?.health;
+    const monitorLive = h === undefined || h.alive || h.downSince === undefined || now - h.downSince < MONITOR_DOWN_MS;
+    const forbidden = [...new Set([...this.#forbidden, ...this.#view.all.filter((r) => r.lastError?.code === 403).map((r) => r.resource)])].sort();
+    const calico = this.#view.calico;
     return {
-      ready: this.#ready && this.#calico !== undefined,
-      live: !this.#stopped && reflectorsLive,
-      calicoApi: this.#calico !== undefined ? apiVersionOf(this.#calico) : undefined,
-      lastError: this.#lastError,
+      ready: this.#ready && calico !== undefined && forbidden.length === 0,
+      live: !this.#loop.stopped && reflectorsLive && monitorLive,
+      calicoApi: calico !== undefined ? apiVersionOf(calico) : undefined,
+      lastError:
+        forbidden.length > 0 && this.#lastError?.includes('403') !== true
+          ? `forbidden (RBAC) on ${forbidden.join(', ')}${this.#lastError !== undefined ? `; ${this.#lastError}` : ''}`
+          : this.#lastError,
       lastSuccessAt: this.#lastSuccessAt,
+      forbidden,
     };
   }
 
   start(): void {
-    const { config, nodeName, kc, clock, logger } = this.#d;
-    this.#d.metrics.info(this.#d.version, 'none', this.#mode());
-    const core = kc.makeApiClient(CoreV1Api);
-    this.#nodeReflector = new Reflector<V1Node>({
-      resource: 'nodes',
-      kc,
-      path: '/api/v1/nodes',
-      fieldSelector: `metadata.name=${nodeName}`,
-      list: async () => {
-        const res = await observed(this.#d.metrics, 'list', 'nodes', () => core.listNode({ fieldSelector: `metadata.name=${nodeName}` }));
-        return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
-      },
-      fromWatch: (raw) => raw as V1Node,
-      onChange: (reason) => this.trigger(reason),
-      observer: this.#d.metrics,
-      logger,
-      clock,
-      ...(this.#d.random !== undefined ? { random: this.#d.random } : {}),
-    });
-    this.#nodeReflector.start();
+    if (this.#started) return;
+    this.#started = true;
+    const { nodeName, logger, metrics, version } = this.#d;
+    metrics.info(version, 'none', this.#mode());
+    this.#view.start();
     this.#d.kernelEvents?.start();
-    this.#intervals.push(
-      setInterval(() => this.kernelChanged('periodic rescan'), config.intervals.rescanSeconds * 1000),
-      setInterval(() => this.#resync(), config.intervals.resyncSeconds * 1000),
-    );
-    if (config.prune.sweep) {
-      this.#intervals.push(setInterval(() => void this.#sweep(), config.prune.intervalSeconds * 1000));
-    }
-    this.#scheduleConflictScan();
-    for (const t of this.#intervals) t.unref();
     logger.info({ node: nodeName, mode: this.#mode() }, 'agent started');
-    this.trigger('start');
+    this.#add('start', 'start');
   }
 
-  /** The kernel reported a change (or the periodic rescan is due): rediscover, then reconcile. */
+  /** The kernel reported a change on a selectable interface: rediscover, then reconcile. */
   kernelChanged(reason = 'kernel event'): void {
     this.#kernelDirty = true;
-    this.trigger(reason);
+    this.#add('kernel', reason);
   }
 
-  /** Something may have changed: reconcile after the debounce interval, coalescing bursts. */
-  trigger(reason: string): void {
-    if (this.#stopped) return;
-    this.#pendingSince ??= this.#d.clock.now();
-    this.#d.logger.debug({ reason }, 'reconcile triggered');
-    if (this.#timer !== undefined || this.#running !== undefined) return;
-    this.#schedule(this.#d.config.intervals.debounceMilliseconds);
-  }
-
-  /** Stops every loop and leaves every HostEndpoint in place: removing them would open the firewall. */
+  /** Stops every loop, skips the remaining writes of a reconcile in progress, leaves every HEP in place. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    clearTimeout(this.#graceTimer);
-    clearTimeout(this.#scanTimer);
-    for (const t of this.#intervals) clearInterval(t);
-    await Promise.allSettled([
-      this.#running,
-      this.#hepReflector?.stop(),
-      this.#nodeReflector?.stop(),
-      this.#gnpReflector?.stop(),
-      this.#tierReflector?.stop(),
-      this.#felixReflector?.stop(),
-      this.#d.kernelEvents?.stop(),
-    ]);
+    await Promise.allSettled([this.#loop.stop(), this.#view.stop(), this.#d.kernelEvents?.stop()]);
   }
 
-  /** One elected agent deletes managed HEPs of deleted Nodes; the others skip. Never throws. */
-  async #sweep(): Promise<void> {
-    const { kc, config, nodeName, metrics, logger, clock } = this.#d;
-    if (this.#heps === undefined || this.#stopped || config.mode === 'audit') return;
-    try {
-      const leader = await acquireLease(kc, {
-        namespace: this.#d.leaseNamespace ?? 'kube-system',
-        identity: nodeName,
-        durationSeconds: 2 * config.prune.intervalSeconds,
-        now: clock.now(),
-        observer: metrics,
-      });
-      if (!leader) return;
-      const result = await prune(kc, this.#heps, { observer: metrics, logger, dryRun: config.dryRun });
-      logger.info({ orphans: result.orphans.length, deleted: result.deleted.length }, 'prune sweep done');
-    } catch (err) {
-      logger.warn({ err: apiFailure(err).message }, 'prune sweep failed; next interval retries');
-    }
-  }
-
-  /** For tests: run the sweep now. */
-  sweepNow(): Promise<void> {
-    return this.#sweep();
+  #add(source: ChangeSource, reason: string): void {
+    this.#d.logger.debug({ reason }, 'reconcile triggered');
+    this.#loop.add(source);
   }
 
   #mode(): string {
     return this.#d.config.dryRun ? 'dry-run' : this.#d.config.mode;
   }
 
-  #schedule(delayMs: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#running = this.#runOnce().finally(() => {
-        this.#running = undefined;
-        // Changes that arrived while we worked get their own pass.
-        if (this.#pendingSince !== undefined && this.#timer === undefined && !this.#stopped) {
-          this.#schedule(this.#d.config.intervals.debounceMilliseconds);
-        }
-      });
-    }, delayMs);
-  }
-
-  #resync(): void {
-    this.#hepReflector?.resync();
-    this.#nodeReflector?.resync();
-    this.#gnpReflector?.resync();
-    this.#tierReflector?.resync();
-    this.#felixReflector?.resync();
-    this.kernelChanged('periodic resync');
-  }
-
-  /**
-   * The scan for hand-written HEPs pages through every HEP of the cluster, so it runs at start and
-   * then only every `conflictScanSeconds` (0: never again), jittered by up to 20 % so the nodes of a
-   * DaemonSet rollout do not all scan together. Resyncs do not scan: at 5,000 nodes that would be
-   * every HEP downloaded by every node every 10 minutes (docs/benchmarks.md).
-   */
-  #scheduleConflictScan(): void {
-    const seconds = this.#d.config.intervals.conflictScanSeconds;
-    if (seconds === 0 || this.#stopped) return;
-    const delayMs = seconds * 1000 * (1 + 0.2 * (this.#d.random ?? Math.random)());
-    this.#scanTimer = setTimeout(() => {
-      this.#othersScanned = false;
-      this.trigger('periodic conflict scan');
-      this.#scheduleConflictScan();
-    }, delayMs);
-    this.#scanTimer.unref();
-  }
-
-  async #runOnce(): Promise<void> {
+  #afterRun(report: RunReport): void {
     const { clock, metrics, logger } = this.#d;
-    const started = clock.now();
-    const changedSince = this.#pendingSince;
-    this.#pendingSince = undefined;
-    let result: 'success' | 'error' | 'skipped';
-    try {
-      result = await this.#reconcile();
-      this.#failures = 0;
+    const now = clock.now();
+    const duration = this.#lastRunAt !== undefined ? now - this.#lastRunAt : 0;
+    metrics.reconciled(report.result, duration, now);
+    if (report.result === 'success') {
+      this.#ready = true;
       this.#lastError = undefined;
-      if (result === 'success') {
-        this.#ready = true;
-        this.#lastSuccessAt = clock.now();
-        if (changedSince !== undefined) metrics.converged(clock.now() - changedSince);
-      }
-    } catch (err) {
-      result = 'error';
-      this.#failures++;
+      this.#forbidden = [];
+      this.#lastSuccessAt = now;
+      if (report.changedSince !== undefined) metrics.converged(now - report.changedSince);
+    } else if (report.result === 'error') {
+      const err = report.error;
       this.#lastError = err instanceof Error ? err.message : String(err);
-      if (err instanceof CalicoApiUnavailable) this.#ready = false;
-      const retryAfter = err instanceof ReconcileError ? err.retryAfterSeconds : undefined;
-      const delay = backoffDelay(this.#failures, API_BACKOFF, (this.#d.random ?? Math.random)(), retryAfter);
-      logger.warn({ err: this.#lastError, attempt: this.#failures, retryInMs: delay }, 'reconcile failed');
-      // Keep the original change time so convergence latency includes the failed attempts.
-      this.#pendingSince = Math.min(this.#pendingSince ?? Infinity, changedSince ?? clock.now());
-      if (!this.#stopped) this.#schedule(delay);
+      if (err instanceof CalicoApiUnavailable || (err instanceof RetryableError && err.forbidden)) this.#ready = false;
+      const log = err instanceof RetryableError && err.forbidden ? logger.error.bind(logger) : logger.warn.bind(logger);
+      log({ err: this.#lastError, retryInMs: report.nextInMs }, 'reconcile failed');
     }
-    metrics.reconciled(result, clock.now() - started, clock.now());
   }
 
-  /** Chooses the Calico API once, then starts the HEP watch in it. */
-  async #ensureCalicoApi(): Promise<HostEndpointApi> {
-    if (this.#heps !== undefined) return this.#heps;
-    const { kc, metrics, config, logger, clock, nodeName } = this.#d;
+  /** Chooses the Calico API once (discovery), then starts the Calico part of the view. */
+  async #ensureCalicoApi(signal: AbortSignal): Promise<CalicoApiGroup> {
+    const known = this.#view.calico;
+    if (known !== undefined) return known;
+    const { config, metrics, logger, api } = this.#d;
     let served: Set<string>;
     try {
-      served = await servedGroupVersions(kc, metrics);
+      const doc = (await api.get('/apis', { signal })) as { groups?: { versions?: { groupVersion?: string }[] }[] };
+      served = new Set();
+      for (const g of doc.groups ?? []) for (const v of g.versions ?? []) if (typeof v.groupVersion === 'string') served.add(v.groupVersion);
     } catch (err) {
-      const f = apiFailure(err);
-      throw new ReconcileError(`API discovery failed: ${f.message}`, f.retryAfterSeconds);
+      throw this.#apiError('API discovery', err, 'apis');
     }
     const calico = chooseCalicoApi(served, config.apiGroup);
-    const heps = new HostEndpointApi(kc, calico, metrics);
-    const selector = managedSelector(nodeName);
-    this.#hepReflector = new Reflector<HostEndpoint>({
-      resource: 'hostendpoints',
-      kc,
-      path: heps.path,
-      labelSelector: selector,
-      list: async () => {
-        // Paged, so a node with many interfaces never asks for one huge response.
-        const items: HostEndpoint[] = [];
-        let page = await heps.list({ labelSelector: selector, limit: 500 });
-        items.push(...page.items);
-        while (page.continue !== undefined) {
-          page = await heps.list({ labelSelector: selector, limit: 500, continueToken: page.continue });
-          items.push(...page.items);
-        }
-        return { items, resourceVersion: page.resourceVersion };
-      },
-      fromWatch: (raw) => fromWire(raw, calico),
-      onChange: (reason) => this.trigger(reason),
-      observer: metrics,
-      logger,
-      clock,
-      ...(this.#d.random !== undefined ? { random: this.#d.random } : {}),
-    });
-    this.#calico = calico;
-    this.#heps = heps;
+    this.#view.startCalico(calico);
     metrics.info(this.#d.version, apiVersionOf(calico), this.#mode());
     logger.info({ calicoApi: apiVersionOf(calico) }, 'using Calico API');
-    this.#hepReflector.start();
-    // policy guard: what it evaluates, watched always (its changes retry held writes).
-    const policies = new CalicoPolicyApi(kc, calico, metrics);
-    this.#gnpReflector = this.#policyReflector('globalnetworkpolicies', policies.globalNetworkPoliciesPath, () => policies.listGlobalNetworkPolicies(), asPolicy);
-    for (const [plural, kind] of [['tiers', 'Tier'], ['felixconfigurations', 'FelixConfiguration']] as const) {
-      // Probe once: a resource the cluster does not serve (Tiers before Calico 3.30) is not watched.
-      let served = true;
-      try {
-        served = (await policies.listCluster(plural, kind)) !== undefined;
-      } catch {
-        // Forbidden or unreachable: the reflector retries, reports it, and the guard holds meanwhile.
-      }
-      if (!served) {
-        logger.info({ resource: plural, calicoApi: apiVersionOf(calico) }, 'not served by the cluster; the policy guard uses Calico\'s defaults');
-        continue;
-      }
-      const r = this.#policyReflector(plural, policies.pathOf(plural), async () => (await policies.listCluster(plural, kind)) ?? { items: [], resourceVersion: '' }, (raw) => ({ ...(raw as RawObject), kind }));
-      if (plural === 'tiers') this.#tierReflector = r;
-      else this.#felixReflector = r;
-    }
-    return heps;
+    return calico;
   }
 
   /** Current interfaces; `trusted` is false when they must not justify deletions. */
   async #interfacesNow(): Promise<{ interfaces: NetInterface[]; trusted: boolean }> {
+    const now = this.#d.clock.now();
+    if (this.#lastRescanAt === undefined || now - this.#lastRescanAt >= this.#d.config.intervals.rescanSeconds * 1000) this.#kernelDirty = true;
     if (this.#kernelDirty || this.#interfaces === undefined) {
       this.#kernelDirty = false;
+      this.#lastRescanAt = now;
+      this.#discoveries++;
       try {
         this.#interfaces = await this.#d.discover();
       } catch (err) {
         this.#kernelDirty = true;
-        if (this.#interfaces === undefined) throw new ReconcileError(`interface discovery failed: ${(err as Error).message}`);
+        if (this.#interfaces === undefined) throw new RetryableError(`interface discovery failed: ${(err as Error).message}`);
         this.#d.logger.error({ err: (err as Error).message }, 'interface discovery failed; keeping the last known interfaces, deleting nothing');
         return { interfaces: this.#interfaces, trusted: false };
       }
@@ -374,70 +254,60 @@ export class Agent {
     return { interfaces: this.#interfaces, trusted: this.#interfaces.length > 0 };
   }
 
-  /**
-   * Scans all HEPs once for unmanaged ones on this node (hand-written ones under other names). Returns
-   * the names of every HEP it saw when it scanned now (undefined when an earlier scan still holds), so
-   * this pass need not GET each desired name again: a name the scan did not see is free, and a HEP
-   * created in between makes our create fail with 409, which re-reads it.
-   */
-  async #scanOthers(heps: HostEndpointApi): Promise<Set<string> | undefined> {
-    if (this.#othersScanned) return undefined;
-    const found = new Map<string, HostEndpoint>();
-    const names = new Set<string>();
-    let continueToken: string | undefined;
-    do {
-      const page = await heps.list({ limit: 500, ...(continueToken !== undefined ? { continueToken } : {}) });
-      for (const h of page.items) {
-        names.add(h.metadata.name);
-        if (h.spec?.node === this.#d.nodeName && !isManaged(h.metadata.labels)) found.set(h.metadata.name, h);
-      }
-      continueToken = page.continue;
-    } while (continueToken !== undefined);
-    this.#others = found;
-    this.#othersScanned = true;
-    return names;
+  /** Required reflectors not listed yet: an error naming a failing one, else 'skipped' (their list adds work). */
+  #notSynced(): RetryableError | 'skipped' | undefined {
+    const pending = this.#view.required().filter((r) => !r.synced);
+    if (pending.length === 0) return undefined;
+    const failing = pending.find((r) => r.lastError !== undefined);
+    if (failing === undefined) return 'skipped';
+    const f = failing.lastError!;
+    const forbidden = pending.filter((r) => r.lastError?.code === 403).map((r) => r.resource);
+    return new RetryableError(
+      `listing ${failing.resource}: ${f.code === 0 ? 'no response' : `HTTP ${f.code}`}${f.reason !== undefined ? ` ${f.reason}` : ''}: ${f.message}`,
+      { retryAfterSeconds: f.retryAfterSeconds, forbidden: forbidden.length > 0 },
+    );
   }
 
-  async #reconcile(): Promise<'success' | 'skipped'> {
+  async #reconcile(signal: AbortSignal): Promise<ReconcileResult | 'skipped'> {
     const { config, nodeName, metrics, logger, clock } = this.#d;
-    const heps = await this.#ensureCalicoApi();
-    const hepReflector = this.#hepReflector!;
-    const nodeReflector = this.#nodeReflector!;
-    if (!hepReflector.synced || !nodeReflector.synced) return 'skipped'; // their first list triggers again
-    const node = nodeReflector.cache.get(nodeName);
+    this.#lastRunAt = clock.now();
+    const calico = await this.#ensureCalicoApi(signal);
+    const node = this.#view.nodeObject;
+    if (node !== undefined) this.#view.startAutoHostEndpoints(node);
+    const notSynced = this.#notSynced();
+    if (notSynced === 'skipped') return 'skipped';
+    if (notSynced !== undefined) throw notSynced;
     if (node === undefined) {
       // Without the Node there is no owner for the HEPs (GC would delete them) and no labels: wait.
-      throw new ReconcileError(`Node ${nodeName} not found`);
+      throw new RetryableError(`Node ${nodeName} not found`);
     }
-    const facts: NodeFacts = { name: nodeName, labels: node.metadata?.labels ?? {}, uid: node.metadata?.uid };
+    const facts: NodeFacts = { name: nodeName, labels: node.metadata.labels, uid: node.metadata.uid };
     const { interfaces, trusted } = await this.#interfacesNow();
-    let scanned: Set<string> | undefined;
-    try {
-      scanned = await this.#scanOthers(heps);
-    } catch (err) {
-      throw this.#apiError('scanning HostEndpoints', err);
-    }
 
     let plan: ReconcilePlan | undefined;
+    let graceAt: number | undefined;
+    let heldUntil: number | undefined;
     for (let attempt = 1; ; attempt++) {
+      const now = clock.now();
       const state = this.#build(facts, interfaces);
-      for (const w of state.warnings) logger.warn({}, w);
-      const managed = [...hepReflector.cache.values()];
+      this.#logWarnings(state.warnings);
+      const managed = this.#managedNow(now);
+      // Grace for every interface that stops wanting a HEP: gone from the node or no longer selected.
       const grace = applyGracePeriod({
-        hepInterfaces: managed.map((h) => h.spec?.interfaceName ?? ''),
+        hepInterfaces: managed.map((h) => h.spec.interfaceName ?? ''),
         wanted: new Set(state.hostEndpoints.map((h) => h.spec.interfaceName ?? '')),
         goneSince: this.#goneSince,
-        now: clock.now(),
+        now,
         graceMs: config.intervals.removalGraceSeconds * 1000,
       });
       this.#goneSince = grace.goneSince;
-      this.#scheduleGraceExpiry(grace.nextExpiryAt);
-      await this.#lookUpBlockers(heps, state.hostEndpoints, managed, attempt === 1 ? scanned : undefined);
+      graceAt = grace.nextExpiryAt;
+      const others = this.#others(state.hostEndpoints, managed);
       // policy guard: ONE pure call (src/core/policy/guard.ts) decides which creates and label/profile
       // changes are held, and why; planReconcile reports them as drift kind `policy-held`.
       const guard = decidePolicyGuard({
         desired: state.hostEndpoints,
-        current: [...managed, ...this.#others.values()],
+        current: [...managed, ...others],
         snapshot: this.#policySnapshot(),
         config: policyGuardConfig(config),
         node: { name: nodeName, labels: facts.labels },
@@ -446,7 +316,7 @@ export class Agent {
         nodeName,
         desired: state.hostEndpoints,
         managed,
-        others: [...this.#others.values()],
+        others,
         adopt: config.adopt,
         held: grace.held,
         allowDeletes: trusted,
@@ -460,7 +330,7 @@ export class Agent {
         interfacesSelected: state.interfacesSelected,
         expectedIps: state.hostEndpoints.reduce((n, h) => n + (h.spec.expectedIPs?.length ?? 0), 0),
       });
-      const update = this.#drift.update(plan.drift, clock.now());
+      const update = this.#drift.update(plan.drift, now);
       metrics.drift(update.countByKind, update.appeared, update.oldestAgeMs);
       // policy guard: holds on traffic grounds get a warning and a Node Event; holds while the policies
       // are still being listed only an info line.
@@ -474,131 +344,215 @@ export class Agent {
         if (hold !== undefined) this.#d.events.policyHeld(d);
       }
       if (config.mode === 'audit' || plan.actions.length === 0) break;
-      const retry = await this.#execute(heps, plan.actions);
-      if (!retry) {
+      const outcome = await this.#execute(calico, plan.actions, managed, signal);
+      heldUntil = outcome.heldUntil;
+      if (!outcome.replan) {
         if (!config.dryRun) {
           // Repaired drift is gone now, not when our own write's watch event comes back.
-          const repaired = new Set(plan.actions.map((a) => a.repairs));
+          const repaired = new Set(outcome.done.map((a) => a.repairs));
           const rest = this.#drift.update(plan.drift.filter((d) => !repaired.has(d)), clock.now());
           metrics.drift(rest.countByKind, rest.appeared, rest.oldestAgeMs);
         }
         break;
       }
-      if (attempt >= MAX_CONFLICT_RETRIES) throw new ReconcileError('conflicting writes: giving up for now');
+      if (signal.aborted) break;
+      if (attempt >= MAX_CONFLICT_RETRIES) throw new RetryableError('conflicting writes: giving up for now');
     }
-    return 'success';
+    // The writes the guard allowed went out; a policy list refused with 403 still fails the pass, so
+    // the RBAC problem is logged at error level, counted as a failed reconcile and retried.
+    const denied = this.#view.policyReflectors.filter((r) => !r.synced && r.lastError?.code === 403).map((r) => r.resource);
+    if (denied.length > 0) {
+      throw new RetryableError(`listing ${denied.join(', ')}: HTTP 403: the policy guard holds every write that changes labels or profiles until it can read them`, {
+        forbidden: true,
+      });
+    }
+    return { requeueAfter: this.#requeueAfter(graceAt, heldUntil) };
   }
 
-  /** policy guard: a reflector over a cluster-wide Calico resource; its changes trigger a reconcile. */
-  #policyReflector(resource: string, path: string, list: () => Promise<{ items: RawObject[]; resourceVersion: string }>, fromWatch: (raw: unknown) => RawObject): Reflector<RawObject> {
-    const { kc, metrics, logger, clock } = this.#d;
-    const r = new Reflector<RawObject>({
-      resource,
-      kc,
-      path,
-      list,
-      fromWatch,
-      onChange: (reason) => this.trigger(reason),
-      observer: metrics,
-      logger,
-      clock,
-      ...(this.#d.random !== undefined ? { random: this.#d.random } : {}),
-    });
-    r.start();
-    return r;
+  /** The next time this node's state needs a look without any event. */
+  #requeueAfter(graceAt: number | undefined, heldUntil: number | undefined): number {
+    const { config, clock } = this.#d;
+    const now = clock.now();
+    const due = [
+      (this.#lastRescanAt ?? now) + config.intervals.rescanSeconds * 1000,
+      // A resync replays the view's caches (no API request): drift the watches missed gets repaired.
+      now + config.intervals.resyncSeconds * 1000,
+    ];
+    if (graceAt !== undefined) due.push(graceAt + 10);
+    if (heldUntil !== undefined) due.push(heldUntil);
+    return Math.max(0, Math.min(...due) - now);
   }
 
-  /** policy guard: the watched objects; a resource not listed yet is `undefined` (the guard then holds). */
-  #policySnapshot(): PolicySnapshot {
-    const items = (r: Reflector<RawObject> | undefined): RawObject[] | undefined => (r === undefined ? [] : r.synced ? [...r.cache.values()] : undefined);
-    const gnps = this.#gnpReflector?.synced === true ? [...this.#gnpReflector.cache.values()] : undefined;
-    return { globalNetworkPolicies: gnps, tiers: items(this.#tierReflector), felixConfigurations: items(this.#felixReflector) };
+  /** This node's managed HEPs: the view, plus HEPs read by name after a conflict that the view lacks. */
+  #managedNow(now: number): HostEndpoint[] {
+    const managed = [...this.#view.managed];
+    const names = new Set(managed.map((h) => h.metadata.name));
+    for (const [name, { hep, at }] of this.#lookups) {
+      if (names.has(name) || this.#view.unmanagedByName(name) !== undefined || now - at > LOOKUP_TTL_MS) {
+        this.#lookups.delete(name);
+        continue;
+      }
+      // Ours by label but invisible to the managed watch (e.g. someone removed our node label): ours to repair.
+      if (isManaged(hep.metadata.labels) && hep.spec.node === this.#d.nodeName) managed.push(hep);
+    }
+    return managed;
   }
 
   /**
-   * For desired HEPs without a managed one, a GET by name finds an unmanaged HEP in the way; skipped for
-   * names a scan of all HEPs in this very pass did not see (`scanned`).
+   * Unmanaged HEPs that govern one of this node's interfaces (same node and interfaceName; an
+   * expectedIPs-only HEP of this node whose IPs are a desired HEP's; Calico's per-interface auto HEPs),
+   * and any unmanaged HEP holding a desired name.
    */
-  async #lookUpBlockers(heps: HostEndpointApi, desired: readonly HostEndpoint[], managed: readonly HostEndpoint[], scanned?: ReadonlySet<string>): Promise<void> {
-    const covered = new Set(managed.map((h) => h.spec?.interfaceName));
+  #others(desired: readonly HostEndpoint[], managed: readonly HostEndpoint[]): HostEndpoint[] {
+    const out = new Map<string, HostEndpoint>();
+    for (const h of this.#view.unmanagedOfNode) out.set(h.metadata.name, h);
+    const covered = new Set(managed.map((h) => h.metadata.name));
     for (const want of desired) {
-      if (covered.has(want.spec.interfaceName) || this.#others.has(want.metadata.name)) continue;
-      if (scanned !== undefined && !scanned.has(want.metadata.name)) continue;
-      let found: HostEndpoint | undefined;
-      try {
-        found = await heps.get(want.metadata.name);
-      } catch (err) {
-        throw this.#apiError(`reading HostEndpoint ${want.metadata.name}`, err);
-      }
-      if (found !== undefined && !(isManaged(found.metadata.labels) && this.#hepReflector?.cache.has(found.metadata.name))) {
-        this.#others.set(found.metadata.name, found);
-      }
+      if (covered.has(want.metadata.name)) continue;
+      const holder = this.#view.unmanagedByName(want.metadata.name) ?? this.#lookups.get(want.metadata.name)?.hep;
+      if (holder !== undefined && !(isManaged(holder.metadata.labels) && holder.spec.node === this.#d.nodeName)) out.set(holder.metadata.name, holder);
     }
+    return [...out.values()];
   }
 
-  /** Applies the writes. Returns true when a conflict means the plan must be made again. */
-  async #execute(heps: HostEndpointApi, actions: readonly Action[]): Promise<boolean> {
-    const { logger, metrics, config } = this.#d;
-    const cache = this.#hepReflector!.cache;
+  /**
+   * policy guard: what it evaluates, from the view. Until all of GlobalNetworkPolicies, staged ones,
+   * Tiers and FelixConfigurations are listed (or known not served), `undefined`: the guard then holds
+   * every write that changes labels or profiles. Staged policies are listed but not evaluated (Felix
+   * does not enforce them).
+   */
+  #policySnapshot(): PolicySnapshot | undefined {
+    const p = this.#view.policies;
+    if (!p.synced) return undefined;
+    return { globalNetworkPolicies: p.globalNetworkPolicies, tiers: p.tiers, felixConfigurations: p.felixConfigurations };
+  }
+
+  /** Each distinct warning once while it lasts (not on every reconcile); logged again if it comes back. */
+  #logWarnings(warnings: readonly string[]): void {
+    const now = new Set(warnings);
+    for (const w of now) if (!this.#warnings.has(w)) this.#d.logger.warn({}, w);
+    this.#warnings = now;
+  }
+
+  /**
+   * Applies the writes, skipping the rest once `signal` aborts (SIGTERM). A HEP written again and
+   * again (another writer undoing ours) waits with growing backoff instead of one write per change.
+   */
+  async #execute(
+    calico: CalicoApiGroup,
+    actions: readonly Action[],
+    managed: readonly HostEndpoint[],
+    signal: AbortSignal,
+  ): Promise<{ replan: boolean; done: Action[]; heldUntil: number | undefined }> {
+    const { logger, metrics, config, clock, api } = this.#d;
+    const collection = `/apis/${apiVersionOf(calico)}/hostendpoints`;
+    const done: Action[] = [];
     let replan = false;
+    let heldUntil: number | undefined;
     for (const action of actions) {
+      if (signal.aborted) {
+        logger.info({ skipped: actions.length - done.length }, 'stopping: remaining writes skipped');
+        break;
+      }
       const name = action.type === 'delete' ? action.name : action.object.metadata.name;
-      const fields = fieldDiff(action.repairs.changes);
+      const what = describeWrite(action, managed);
       if (config.dryRun) {
-        logger.info({ dryRun: true, action: action.type, hostEndpoint: name, drift: action.repairs.kind, diff: fields }, `would ${action.type} HostEndpoint`);
+        logger.info({ dryRun: true, action: action.type, hostEndpoint: name, drift: action.repairs.kind, ...what }, `would ${action.type} HostEndpoint`);
+        continue;
+      }
+      const now = clock.now();
+      const fight = this.#fights.get(name);
+      if (fight !== undefined && fight.notBefore > now) {
+        heldUntil = Math.min(heldUntil ?? Infinity, fight.notBefore);
         continue;
       }
       try {
-        if (action.type === 'create') cache.set(name, await heps.create(action.object));
-        else if (action.type === 'update') {
-          const stored = await heps.replace(action.object);
-          cache.set(name, stored);
-          this.#others.delete(name);
+        if (action.type === 'create') {
+          const body = toWire(action.object, calico);
+          delete body.metadata.resourceVersion;
+          await api.create(collection, body, { signal });
+        } else if (action.type === 'update') {
+          await api.replace(`${collection}/${name}`, toWire(action.object, calico), { signal });
         } else {
-          await heps.delete(name, action.resourceVersion);
-          cache.delete(name);
+          try {
+            await api.delete(`${collection}/${name}`, { resourceVersion: action.resourceVersion }, { signal });
+          } catch (err) {
+            if (asFailure(err).code !== 404) throw err; // already gone: the goal is reached
+          }
         }
+        done.push(action);
+        this.#lookups.delete(name);
+        this.#recordWrite(name, now);
         metrics.repaired(action.repairs.kind);
-        logger.info({ action: action.type, hostEndpoint: name, drift: action.repairs.kind, diff: fields }, `${action.type}d HostEndpoint`);
+        logger.info({ action: action.type, hostEndpoint: name, drift: action.repairs.kind, ...what }, `${action.type}d HostEndpoint`);
         this.#d.events.wrote(action);
       } catch (err) {
-        const f = apiFailure(err);
+        const f = asFailure(err);
+        if (signal.aborted) break;
         if (f.code === 409 || (f.code === 404 && action.type === 'update')) {
-          // Our view is behind: read the object again, then plan again.
+          // Our view is behind (or someone holds the name): read the object, then plan again.
           logger.info({ action: action.type, hostEndpoint: name, reason: f.reason }, 'write conflict: re-reading');
-          let fresh: HostEndpoint | undefined;
-          try {
-            fresh = await heps.get(name);
-          } catch (getErr) {
-            throw this.#apiError(`re-reading HostEndpoint ${name}`, getErr);
-          }
-          if (fresh === undefined) cache.delete(name);
-          else if (isManaged(fresh.metadata.labels) && fresh.spec?.node === this.#d.nodeName) cache.set(name, fresh);
-          else {
-            cache.delete(name);
-            this.#others.set(name, fresh);
-          }
+          await this.#lookUp(collection, name, calico, signal);
           replan = true;
           continue;
         }
-        throw this.#apiError(`${action.type} HostEndpoint ${name}`, err);
+        throw this.#apiError(`${action.type} HostEndpoint ${name}`, err, 'hostendpoints');
       }
     }
-    return replan;
+    return { replan, done, heldUntil };
   }
 
-  #apiError(what: string, err: unknown): ReconcileError {
-    const f = apiFailure(err);
-    return new ReconcileError(`${what}: ${f.code === 0 ? 'no response' : `HTTP ${f.code}`}${f.reason ? ` ${f.reason}` : ''}: ${f.message}`, f.retryAfterSeconds);
+  async #lookUp(collection: string, name: string, calico: CalicoApiGroup, signal: AbortSignal): Promise<void> {
+    const { api, clock } = this.#d;
+    try {
+      const raw = await api.get(`${collection}/${name}`, { signal });
+      const hep = parseHostEndpoint(raw, calico);
+      if (hep !== undefined) this.#lookups.set(name, { hep, at: clock.now() });
+    } catch (err) {
+      const f = asFailure(err);
+      if (f.code === 404) {
+        this.#lookups.delete(name);
+        return;
+      }
+      throw this.#apiError(`re-reading HostEndpoint ${name}`, err, 'hostendpoints');
+    }
   }
 
-  #scheduleGraceExpiry(at: number | undefined): void {
-    clearTimeout(this.#graceTimer);
-    this.#graceTimer = undefined;
-    if (at === undefined || this.#stopped) return;
-    this.#graceTimer = setTimeout(() => this.kernelChanged('grace period expired'), Math.max(0, at - this.#d.clock.now()) + 10);
-    this.#graceTimer.unref();
+  /** Counts writes per HEP; from the third in a streak on, the next one waits with growing backoff. */
+  #recordWrite(name: string, now: number): void {
+    let f = this.#fights.get(name);
+    if (f === undefined || now - f.lastAt >= FIGHT.resetAfterMs) f = { count: 0, lastAt: now, notBefore: now };
+    f.count++;
+    f.lastAt = now;
+    f.notBefore = f.count < FIGHT.free ? now : now + backoffDelay(f.count - FIGHT.free + 1, FIGHT, this.#random());
+    if (f.count === FIGHT.free + 1) {
+      this.#d.logger.warn({ hostEndpoint: name, writes: f.count, nextInMs: f.notBefore - now }, 'HostEndpoint rewritten again and again: another writer is changing it; backing off');
+    }
+    this.#fights.set(name, f);
+    for (const [k, v] of this.#fights) if (now - v.lastAt >= FIGHT.resetAfterMs) this.#fights.delete(k);
   }
+
+  #apiError(what: string, err: unknown, resource: string): RetryableError {
+    const f = asFailure(err);
+    if (f.code === 403 && !this.#forbidden.includes(resource)) this.#forbidden.push(resource);
+    return new RetryableError(`${what}: ${f.code === 0 ? 'no response' : `HTTP ${f.code}`}${f.reason !== undefined ? ` ${f.reason}` : ''}: ${f.message}`, {
+      retryAfterSeconds: f.retryAfterSeconds,
+      forbidden: f.code === 403,
+    });
+  }
+}
+
+/** What a write changes, for its log line: a create's and a delete's whole HEP, an update's field diff. */
+function describeWrite(action: Action, managed: readonly HostEndpoint[]): Record<string, unknown> {
+  if (action.type === 'create') {
+    const o = action.object;
+    return { interface: o.spec.interfaceName, expectedIPs: o.spec.expectedIPs ?? [], profiles: o.spec.profiles ?? [], labels: o.metadata.labels ?? {} };
+  }
+  if (action.type === 'delete') {
+    const o = managed.find((h) => h.metadata.name === action.name);
+    return { interface: o?.spec.interfaceName, expectedIPs: o?.spec.expectedIPs ?? [], resourceVersion: action.resourceVersion, reason: action.repairs.detail };
+  }
+  return { diff: fieldDiff(action.repairs.changes) };
 }
 
 /** A compact field-level diff for logs: `{ "spec.expectedIPs": { from, to } }`. */

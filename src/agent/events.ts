@@ -1,9 +1,7 @@
 // Kubernetes Events on the agent's Node, so `kubectl describe node` shows what the agent did.
 // Like client-go's recorder: repeated events are aggregated (count++ on the existing Event), a
 // token bucket limits the rate, and a failure to record never blocks or fails a reconcile.
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
-import { observed } from '../adapters/kube/calls.ts';
-import type { ApiObserver } from '../adapters/kube/observer.ts';
+import type { ApiClient } from '../adapters/kube/api-client.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Action, Drift } from '../core/reconcile.ts';
 import type { Logger } from '../logger.ts';
@@ -19,6 +17,7 @@ export const NO_EVENTS: AgentEvents = { wrote() {}, conflict() {}, policyHeld() 
 
 /** Node events live in `default`, as the kubelet's do. */
 const EVENT_NAMESPACE = 'default';
+const EVENTS_PATH = `/api/v1/namespaces/${EVENT_NAMESPACE}/events`;
 const COMPONENT = 'calico-hep-agent';
 const BURST = 25;
 const REFILL_MS = 10_000;
@@ -31,9 +30,8 @@ interface Recorded {
 }
 
 export class NodeEventRecorder implements AgentEvents {
-  readonly #api: CoreV1Api;
+  readonly #api: ApiClient;
   readonly #nodeName: string;
-  readonly #observer: ApiObserver;
   readonly #logger: Logger;
   readonly #clock: Clock;
   #tokens = BURST;
@@ -42,10 +40,10 @@ export class NodeEventRecorder implements AgentEvents {
   #queue: Promise<void> = Promise.resolve();
   dropped = 0;
 
-  constructor(kc: KubeConfig, nodeName: string, deps: { observer: ApiObserver; logger: Logger; clock: Clock }) {
-    this.#api = kc.makeApiClient(CoreV1Api);
+  /** Requests are reported to metrics by the ApiClient itself. */
+  constructor(api: ApiClient, nodeName: string, deps: { logger: Logger; clock: Clock }) {
+    this.#api = api;
     this.#nodeName = nodeName;
-    this.#observer = deps.observer;
     this.#logger = deps.logger;
     this.#clock = deps.clock;
     this.#refilledAt = deps.clock.now();
@@ -102,19 +100,14 @@ export class NodeEventRecorder implements AgentEvents {
       previous.lastAt = now;
       const patch = { count: previous.count, lastTimestamp: timestamp.toISOString() };
       try {
-        await observed(this.#observer, 'patch', 'events', () =>
-          // client-node sends JSON-patch by default; a count bump is a merge patch.
-          this.#api.patchNamespacedEvent(
-            { name: previous.name, namespace: EVENT_NAMESPACE, body: patch },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-          ),
-        );
+        // A JSON merge patch: the count bump needs no strategic merge.
+        await this.#api.patch(`${EVENTS_PATH}/${encodeURIComponent(previous.name)}`, patch);
         return;
       } catch {
         // The Event expired or was deleted: create a new one below.
       }
     }
-    const event: CoreV1Event = {
+    const event = {
       metadata: { generateName: `${this.#nodeName}.`, namespace: EVENT_NAMESPACE },
       // uid = node name: the kubelet's convention for Node events, which `kubectl describe node` searches by.
       involvedObject: { apiVersion: 'v1', kind: 'Node', name: this.#nodeName, uid: this.#nodeName },
@@ -124,14 +117,13 @@ export class NodeEventRecorder implements AgentEvents {
       source: { component: COMPONENT, host: this.#nodeName },
       reportingComponent: COMPONENT,
       reportingInstance: this.#nodeName,
-      firstTimestamp: timestamp,
-      lastTimestamp: timestamp,
+      firstTimestamp: timestamp.toISOString(),
+      lastTimestamp: timestamp.toISOString(),
       count: 1,
     };
-    const created = await observed(this.#observer, 'create', 'events', () =>
-      this.#api.createNamespacedEvent({ namespace: EVENT_NAMESPACE, body: event }),
-    );
-    this.#recent.set(key, { name: created.metadata?.name ?? '', count: 1, lastAt: now });
+    const created = (await this.#api.create(EVENTS_PATH, event)) as { metadata?: { name?: unknown } } | null;
+    const createdName = created?.metadata?.name;
+    this.#recent.set(key, { name: typeof createdName === 'string' ? createdName : '', count: 1, lastAt: now });
     // Bounded memory: forget aggregation keys older than the window.
     for (const [k, r] of this.#recent) if (now - r.lastAt > AGGREGATE_WINDOW_MS) this.#recent.delete(k);
   }

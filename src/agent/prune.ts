@@ -1,10 +1,9 @@
 // Deletes managed HEPs whose Node no longer exists. Garbage collection through the ownerReference
 // normally does this; prune covers HEPs written before the Node's uid was known, a GC that is
 // off or behind, and HEPs whose owner reference someone removed.
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { observed } from '../adapters/kube/calls.ts';
+import type { ApiClient } from '../adapters/kube/api-client.ts';
 import type { HostEndpointApi } from '../adapters/kube/hostendpoints.ts';
-import type { ApiObserver } from '../adapters/kube/observer.ts';
+import { NODES_PATH, asNode } from '../adapters/kube/nodes.ts';
 import type { HostEndpoint } from '../core/model.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../core/ownership.ts';
 import type { Logger } from '../logger.ts';
@@ -20,11 +19,10 @@ export function orphanedHostEndpoints(heps: readonly HostEndpoint[], nodes: Read
 }
 
 export async function prune(
-  kc: KubeConfig,
+  api: ApiClient,
   heps: HostEndpointApi,
-  deps: { observer: ApiObserver; logger: Logger; dryRun: boolean },
+  deps: { logger: Logger; dryRun: boolean },
 ): Promise<PruneResult> {
-  const core = kc.makeApiClient(CoreV1Api);
   // HEPs first, then Nodes: a Node created in between is then seen, never mistaken for missing.
   const managed: HostEndpoint[] = [];
   let continueToken: string | undefined;
@@ -40,11 +38,9 @@ export async function prune(
   const nodes = new Set<string>();
   let nodeContinue: string | undefined;
   do {
-    const page = await observed(deps.observer, 'list', 'nodes', () =>
-      core.listNode({ limit: 500, ...(nodeContinue !== undefined ? { _continue: nodeContinue } : {}) }),
-    );
-    for (const n of page.items) if (n.metadata?.name !== undefined) nodes.add(n.metadata.name);
-    nodeContinue = page.metadata?._continue || undefined;
+    const page = await api.list(NODES_PATH, { limit: 500, continue: nodeContinue });
+    for (const n of page.items) nodes.add(asNode(n).metadata.name);
+    nodeContinue = page.continue;
   } while (nodeContinue !== undefined);
 
   const orphans = orphanedHostEndpoints(managed, nodes);

@@ -1,6 +1,11 @@
 // The Node's labels for `plan` and `explain`: from --node-labels, else from the cluster when a
 // kubeconfig is found. Both commands say the same thing when the labels are missing, and a cluster
 // that cannot be read is an error that says how to do without one.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ApiClient } from '../adapters/kube/api-client.ts';
+import { apiClientFor } from '../adapters/kube/kubeconfig.ts';
+import { readNodeFacts } from '../adapters/kube/nodes.ts';
+import { NO_OBSERVER } from '../adapters/kube/observer.ts';
 import type { NodeFacts } from '../core/desired.ts';
 import { parseLabelList } from './flags.ts';
 import type { CliIo } from './io.ts';
@@ -12,6 +17,12 @@ export interface NodeSource {
   readonly server: string;
   /** The Node's facts, `undefined` when the API server says it does not exist; rejects otherwise. */
   read(name: string): Promise<NodeFacts | undefined>;
+}
+
+/** The Nodes of the kubeconfig's cluster, read through the access layer (`api` when one is open already). */
+export function clusterNodeSource(kc: KubeConfig, api?: ApiClient): NodeSource {
+  const client = api ?? apiClientFor(kc, NO_OBSERVER);
+  return { server: kc.getCurrentCluster()?.server ?? 'the cluster', read: (name) => readNodeFacts(client, name) };
 }
 
 export async function nodeFactsForCli(name: string, labelFlag: string | undefined, source: NodeSource | undefined, io: CliIo): Promise<NodeFacts> {

@@ -77,26 +77,18 @@ const renameMap = z.record(z.string(), z.string()).superRefine((renames, ctx) =>
 });
 
 /**
- * The one rule for interval bounds: the longest delay the agent waits for an interval, jitter
- * included, must fit a Node.js timer (2^31-1 ms, about 24.8 days). A longer delay is not clamped by
+ * The one rule for interval bounds: the longest delay the agent waits for an interval must fit a
+ * Node.js timer (2^31-1 ms, about 24.8 days). A longer delay is not clamped by
  * Node.js but replaced by 1 ms, so a 30-day interval would fire every millisecond; such a value is
  * rejected here, naming the field, rather than silently changed. Every `*Seconds` key goes through
- * `seconds()`; a key the agent jitters passes its jitter share.
+ * `seconds()`.
  */
 export const TIMER_MAX_MS = 2 ** 31 - 1;
 export const TIMER_MAX_SECONDS = Math.floor(TIMER_MAX_MS / 1000);
-/** The agent delays each conflict scan by up to this share more (src/agent/agent.ts #scheduleConflictScan). */
-export const CONFLICT_SCAN_JITTER = 0.2;
-/** The cluster-wide scan for hand-written HEPs lists every HEP: not more often than this (or 0, only at start). */
-export const CONFLICT_SCAN_MIN_SECONDS = 60;
 
-const seconds = (min: number, jitter = 0) => {
-  const max = Math.floor(TIMER_MAX_MS / 1000 / (1 + jitter));
-  return z
-    .number()
-    .int()
-    .min(min)
-    .max(max, `must be at most ${max}${jitter > 0 ? ` (with up to ${jitter * 100} % jitter added)` : ''}: 2^31-1 ms is the longest a timer can wait`);
+const seconds = (min: number) => {
+  const max = TIMER_MAX_SECONDS;
+  return z.number().int().min(min).max(max, `must be at most ${max}: 2^31-1 ms is the longest a timer can wait`);
 };
 
 export const configSchema = z.strictObject({
@@ -183,24 +175,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Re-read interfaces even without a netlink event: a safety net. */
       rescanSeconds: seconds(1).default(60),
-      /** Re-list the agent's HEPs and its Node from the API. */
+      /** Replay the cached view (no API request) and reconcile: repairs drift a watch event did not announce. */
       resyncSeconds: seconds(10).default(600),
-      /** Re-scan all HEPs for hand-written ones of this node (they are also scanned at start); 0: only at start. */
-      conflictScanSeconds: seconds(0, CONFLICT_SCAN_JITTER)
-        .refine((v) => v === 0 || v >= CONFLICT_SCAN_MIN_SECONDS, { message: `must be 0 (only at start) or at least ${CONFLICT_SCAN_MIN_SECONDS}: each scan lists every HEP of the cluster` })
-        .default(3600),
       /** How long an interface must stay gone before its HEP is deleted. */
       removalGraceSeconds: seconds(0).default(300),
       /** Coalesce bursts of changes into one reconcile. */
       debounceMilliseconds: z.number().int().min(0).max(10_000).default(100),
-    })
-    .prefault({}),
-
-  prune: z
-    .strictObject({
-      /** One elected agent (coordination.k8s.io Lease in $POD_NAMESPACE) deletes managed HEPs of deleted Nodes. */
-      sweep: z.boolean().default(false),
-      intervalSeconds: seconds(60).default(3600),
     })
     .prefault({}),
 

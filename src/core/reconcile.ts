@@ -131,6 +131,17 @@ function keepPolicyFields(want: HostEndpoint, have: HostEndpoint): HostEndpoint 
   return { ...want, metadata: { ...want.metadata, labels: { ...(have.metadata.labels ?? {}) } }, spec };
 }
 
+/**
+ * Whether HEP `o` (of this node) governs interface `iface`: same interfaceName, or no interfaceName
+ * and one of the expectedIPs the desired HEP `want` has (Felix matches such a HEP by address).
+ */
+function governs(o: HostEndpoint, iface: string, want: HostEndpoint): boolean {
+  if (o.spec?.interfaceName === iface) return true;
+  if ((o.spec?.interfaceName ?? '') !== '') return false;
+  const wantIps = new Set(want.spec.expectedIPs ?? []);
+  return (o.spec?.expectedIPs ?? []).some((ip) => wantIps.has(ip));
+}
+
 export function planReconcile(input: PlanInput): ReconcilePlan {
   const drift: Drift[] = [];
   const actions: Action[] = [];
@@ -148,6 +159,21 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     const have = candidates.find((h) => h.metadata.name === want.metadata.name) ?? candidates[0];
     if (have !== undefined) {
       matched.add(have);
+      // An unmanaged HEP of this node for the same interface beside ours: Felix lets the one whose
+      // name sorts first govern the interface. Reported; ours is kept and theirs is never touched.
+      const rival = input.others.find(
+        (o) => !isManaged(o.metadata.labels) && o.spec?.node === input.nodeName && o.metadata.name !== have.metadata.name && governs(o, iface, want),
+      );
+      if (rival !== undefined) {
+        const first = rival.metadata.name < have.metadata.name ? rival.metadata.name : have.metadata.name;
+        drift.push({
+          kind: 'conflict',
+          name: rival.metadata.name,
+          interfaceName: iface,
+          detail: `unmanaged HostEndpoint ${rival.metadata.name} also covers node ${input.nodeName} interface ${iface} beside the agent's ${have.metadata.name}; Felix applies ${first} (the name that sorts first)`,
+          changes: [],
+        });
+      }
       let target = want;
       let changes = hostEndpointChanges(have, target);
       // policy guard: a held label/profile change is reported; the rest of the fix still goes out.
@@ -180,16 +206,13 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     }
     // Same name: whoever holds it (even another node's agent) blocks the create.
     // Same node and interface: an unmanaged HEP would fight ours for the interface in Felix.
+    // An expectedIPs-only HEP of this node governs the interface that has one of those IPs.
     const blocker = input.others.find(
-      (o) =>
-        o.metadata.name === want.metadata.name ||
-        (!isManaged(o.metadata.labels) && o.spec?.node === input.nodeName && o.spec?.interfaceName === iface),
+      (o) => o.metadata.name === want.metadata.name || (!isManaged(o.metadata.labels) && o.spec?.node === input.nodeName && governs(o, iface, want)),
     );
     if (blocker !== undefined) {
-      const ours =
-        blocker.spec?.node === input.nodeName &&
-        !isManaged(blocker.metadata.labels) &&
-        !isCalicoAutoHostEndpoint(blocker.metadata.name, blocker.metadata.labels);
+      const auto = isCalicoAutoHostEndpoint(blocker.metadata.name, blocker.metadata.labels);
+      const ours = blocker.spec?.node === input.nodeName && !isManaged(blocker.metadata.labels) && !auto;
       const changes = hostEndpointChanges(blocker, want);
       const d: Drift = {
         kind: 'conflict',
@@ -197,7 +220,9 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
         interfaceName: iface,
         detail: ours
           ? `unmanaged HostEndpoint ${blocker.metadata.name} already covers node ${input.nodeName} interface ${iface}${input.adopt ? '' : ' (set adopt: true to take it over)'}`
-          : `HostEndpoint ${blocker.metadata.name} (node ${blocker.spec?.node ?? '(none)'}) holds the name and cannot be adopted`,
+          : auto && blocker.spec?.node === input.nodeName
+            ? `Calico auto HostEndpoint ${blocker.metadata.name} already covers node ${input.nodeName} interface ${iface}: not adopted (kube-controllers owns it)`
+            : `HostEndpoint ${blocker.metadata.name} (node ${blocker.spec?.node ?? '(none)'}) holds the name and cannot be adopted`,
         changes,
       };
       drift.push(d);

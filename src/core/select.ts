@@ -43,6 +43,16 @@ export interface SelectionResult {
   readonly warnings: string[];
 }
 
+/**
+ * Whether an interface name can be selected at all (the globs, by name only): kernel events about
+ * other links (pod veths, cali*) are dropped before they cause any work.
+ */
+export function interfaceNameFilter(config: InterfaceSelectionConfig): (name: string) => boolean {
+  const included = anyGlob(config.include);
+  const excluded = anyGlob([...(config.useDefaultExcludes ? DEFAULT_INTERFACE_EXCLUDES : []), ...config.exclude]);
+  return (name) => included(name) && !excluded(name);
+}
+
 /** Compiles the globs once; the returned function is pure and cheap to call on every rescan. */
 export function interfaceSelector(config: InterfaceSelectionConfig): (interfaces: readonly NetInterface[]) => SelectionResult {
   const included = anyGlob(config.include);

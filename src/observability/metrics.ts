@@ -1,14 +1,12 @@
 // The agent's Prometheus metrics, on a Registry the caller owns (never prom-client's global one).
 // Names follow Prometheus conventions: one prefix, base units (seconds), `_total` for counters,
 // labels bounded to small fixed sets (kind, result, verb, code, resource).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ApiObserver, ApiVerb } from '../adapters/kube/observer.ts';
 import { DRIFT_KINDS, type DriftKind } from '../core/reconcile.ts';
+import { registerProcessMetrics } from './process-metrics.ts';
 
 export const METRIC_PREFIX = 'calico_hep_agent_';
-
-/** Sampling period of the `nodejs_eventloop_lag_*` metrics, in ms. */
-export const EVENT_LOOP_SAMPLE_MS = 100;
 
 export type ReconcileResult = 'success' | 'error' | 'skipped';
 
@@ -43,18 +41,8 @@ export class AgentMetrics implements ApiObserver {
     this.registry = registry;
     const p = METRIC_PREFIX;
     const registers = [registry];
-    if (opts.defaultMetrics !== false) {
-      // The event-loop-lag histogram samples with a timer; prom-client's default 10 ms period wakes
-      // the process 100 times a second, which alone cost 0.55% of a core (bench/steady.ts: the whole
-      // idle budget is 0.5%). Every 100 ms still measures each sample's lag to the nanosecond.
-      collectDefaultMetrics({ register: registry, prefix: p, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-      // prom-client also exposes these three as gauges named `..._total`, which breaks the `_total`
-      // = counter convention (promlint rejects it). Each is just the sum of its labelled sibling
-      // (`nodejs_active_handles{type}`, ...), so nothing is lost: sum() that one instead.
-      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-        registry.removeSingleMetric(`${p}${name}`);
-      }
-    }
+    // Process metrics (CPU, RSS, fds, start time, heap), not prom-client's whole default set.
+    if (opts.defaultMetrics !== false) registerProcessMetrics(registry, p);
     this.#drift = new Gauge({ name: `${p}drift`, help: 'Current drift between desired and actual HostEndpoints, by kind.', labelNames: ['kind'], registers });
     this.#driftDetected = new Counter({ name: `${p}drift_detected_total`, help: 'Drift occurrences detected, by kind (each counted once when it appears).', labelNames: ['kind'], registers });
     this.#driftRepaired = new Counter({ name: `${p}drift_repaired_total`, help: 'Drift repaired by a successful write, by kind.', labelNames: ['kind'], registers });
@@ -129,4 +117,45 @@ export class AgentMetrics implements ApiObserver {
   converged(latencyMs: number): void {
     this.#convergence.observe(latencyMs / 1000);
   }
+
+  /**
+   * Health read at scrape time: the `ip monitor` supervisor (up, restarts) and the resources the API
+   * refuses to this agent (403), so an RBAC gap is named in the metrics, not only in the logs.
+   */
+  health(source: () => HealthSnapshot): void {
+    const registers = [this.registry];
+    const p = 'calico_hep_agent_';
+    new Gauge({
+      name: `${p}netlink_monitor_up`,
+      help: '1 while the ip monitor child runs; 0 while it is being restarted (or cannot start).',
+      registers,
+      collect() {
+        this.set(source().monitorUp ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${p}netlink_monitor_restarts`,
+      help: 'Times the ip monitor child was restarted since the agent started.',
+      registers,
+      collect() {
+        this.set(source().monitorRestarts);
+      },
+    });
+    new Gauge({
+      name: `${p}api_forbidden`,
+      help: '1 for each resource the API server refuses to this agent (HTTP 403: RBAC).',
+      labelNames: ['resource'],
+      registers,
+      collect() {
+        this.reset();
+        for (const resource of source().forbidden) this.set({ resource }, 1);
+      },
+    });
+  }
+}
+
+export interface HealthSnapshot {
+  readonly monitorUp: boolean;
+  readonly monitorRestarts: number;
+  readonly forbidden: readonly string[];
 }

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { runCli } from '../../src/cli/cli.ts';
 import type { CliIo } from '../../src/cli/io.ts';
 import { ConfigError, loadConfig, parseConfigText, validateConfig } from '../../src/config/load.ts';
-import { CONFLICT_SCAN_MIN_SECONDS, TIMER_MAX_SECONDS } from '../../src/config/schema.ts';
+import { TIMER_MAX_SECONDS } from '../../src/config/schema.ts';
 
 function configError(fn: () => unknown): string {
   try {
@@ -146,18 +146,9 @@ describe('validation gaps of issue 12, each naming the field', () => {
       assert.equal((validateConfig({ intervals: { [key]: TIMER_MAX_SECONDS } }).intervals as Record<string, number>)[key], TIMER_MAX_SECONDS);
       assert.match(configError(() => validateConfig({ intervals: { [key]: 30 * 86_400 } })), new RegExp(`intervals\\.${key}: must be at most 2147483`));
     }
-    assert.match(configError(() => validateConfig({ prune: { intervalSeconds: 30 * 86_400 } })), /prune\.intervalSeconds: must be at most/);
-    // The conflict scan is delayed by up to 20 % more: its bound leaves room for that.
-    const scanMax = Math.floor(TIMER_MAX_SECONDS / 1.2);
-    assert.ok(scanMax * 1000 * 1.2 <= 2 ** 31 - 1);
-    assert.equal(validateConfig({ intervals: { conflictScanSeconds: scanMax } }).intervals.conflictScanSeconds, scanMax);
-    assert.match(configError(() => validateConfig({ intervals: { conflictScanSeconds: scanMax + 1 } })), /intervals\.conflictScanSeconds: must be at most \d+ \(with up to 20 % jitter added\)/);
-  });
-
-  test('conflictScanSeconds: 0 (only at start) or at least a minute', () => {
-    assert.equal(validateConfig({ intervals: { conflictScanSeconds: 0 } }).intervals.conflictScanSeconds, 0);
-    assert.equal(validateConfig({ intervals: { conflictScanSeconds: CONFLICT_SCAN_MIN_SECONDS } }).intervals.conflictScanSeconds, 60);
-    assert.match(configError(() => validateConfig({ intervals: { conflictScanSeconds: 1 } })), /intervals\.conflictScanSeconds: must be 0 \(only at start\) or at least 60/);
+    // Sections that left the agent with the runtime rework are refused, naming the key.
+    assert.match(configError(() => validateConfig({ prune: { sweep: true } })), /prune/);
+    assert.match(configError(() => validateConfig({ intervals: { conflictScanSeconds: 3600 } })), /conflictScanSeconds/);
   });
 
   test('hostEndpoint.profiles: Calico profile names, no duplicates', () => {

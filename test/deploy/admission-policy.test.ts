@@ -105,7 +105,7 @@ describe('admission policy: an agent writes only its own node\'s HostEndpoints',
     assert.match((create as { message: string }).message, /on node n1 may only write HostEndpoints whose spec\.node is n1/);
     assert.equal(admit({ operation: 'UPDATE', userInfo: agentOn('n1') }, hep('n2'), hep('n2')).allowed, false);
     const del = admit({ operation: 'DELETE', userInfo: agentOn('n1') }, null, hep('n2'));
-    assert.equal(del.allowed, false, 'so the prune sweep cannot delete other nodes\' HEPs under this policy');
+    assert.equal(del.allowed, false, 'an agent cannot delete other nodes\' HEPs under this policy');
     assert.match((del as { message: string }).message, /may only change or delete/);
   });
 

@@ -77,7 +77,7 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
   test('renders exactly the expected objects, each structurally valid and unique', () => {
     assert.deepEqual(
       objects.map((o) => o.kind).sort(),
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'ResourceQuota', 'Role', 'RoleBinding', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
+      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Namespace', 'ResourceQuota', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
     );
     for (const o of objects) checkObject(o);
     const ids = objects.map((o) => `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
@@ -91,11 +91,10 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
     const cm = find(objects, 'ConfigMap');
     assert.match(cm.metadata.name, /^calico-hep-agent-config-[a-z0-9]{10}$/, 'configMapGenerator hash suffix: a config change rolls the pods');
     assert.equal(pod['volumes'][0].configMap.name, cm.metadata.name);
-    for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+    for (const kind of ['ClusterRoleBinding']) {
       const b = find(objects, kind) as Obj;
-      const role = find(objects, b['roleRef'].kind, b['roleRef'].name) as Obj;
+      assert.ok(find(objects, b['roleRef'].kind, b['roleRef'].name));
       assert.equal(b['roleRef'].apiGroup, 'rbac.authorization.k8s.io');
-      if (kind === 'RoleBinding') assert.equal(role['metadata'].namespace, b['metadata'].namespace);
       assert.deepEqual(b['subjects'], [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }]);
     }
     const binding = find(objects, 'ValidatingAdmissionPolicyBinding') as Obj;
@@ -173,33 +172,28 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
     assert.equal(agent['imagePullPolicy'], 'IfNotPresent');
   });
 
-  test('the shipped config is valid and safe: repair with the default-allow profile, sweep off, port 9808', async () => {
+  test('the shipped config is valid and safe: repair with the default-allow profile, port 9808', async () => {
     const text = await readFile(join(DEPLOY, 'config.yaml'), 'utf8');
     const config = validateConfig(parse(text), 'deploy/config.yaml');
     assert.equal(config.mode, 'repair');
     assert.deepEqual(config.hostEndpoint.profiles, ['projectcalico-default-allow']);
-    assert.equal(config.prune.sweep, false, 'the admission policy forbids the sweep');
     assert.equal(config.dryRun, false);
     assert.equal(config.server.port, agent['ports'][0].containerPort);
     assert.equal(config.apiGroup, 'auto');
   });
 
-  test('ClusterRole and Role: exactly the rules the agent needs', () => {
+  test('ClusterRole: exactly the rules the agent needs; no Role (the prune sweep left the node agent)', () => {
     const cr = find(objects, 'ClusterRole') as Obj;
     assert.deepEqual(cr['rules'], [
       { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['projectcalico.org'], resources: ['hostendpoints'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
-      // The policy guard (on by default) reads what Felix evaluates.
+      // The policy guard (on by default) reads what Felix evaluates; the cluster view holds them always.
       { apiGroups: ['projectcalico.org'], resources: ['globalnetworkpolicies', 'tiers', 'felixconfigurations'], verbs: ['list', 'watch'] },
+      { apiGroups: ['projectcalico.org'], resources: ['stagedglobalnetworkpolicies'], verbs: ['list', 'watch'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ]);
-    const role = find(objects, 'Role') as Obj;
-    assert.equal(role['metadata'].namespace, NS);
-    assert.deepEqual(role['rules'], [
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['calico-hep-agent-prune'], verbs: ['get', 'update'] },
-    ]);
-    for (const r of [...cr['rules'], ...role['rules']] as Obj[]) {
+    assert.equal(objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding').length, 0);
+    for (const r of cr['rules'] as Obj[]) {
       assert.ok(!r['verbs'].includes('*') && !r['resources'].includes('*') && !r['apiGroups'].includes('*'), 'no wildcards');
     }
   });
@@ -222,6 +216,7 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
       ...base['rules'],
       { apiGroups: ['crd.projectcalico.org'], resources: ['hostendpoints'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
       { apiGroups: ['crd.projectcalico.org'], resources: ['globalnetworkpolicies', 'tiers', 'felixconfigurations'], verbs: ['list', 'watch'] },
+      { apiGroups: ['crd.projectcalico.org'], resources: ['stagedglobalnetworkpolicies'], verbs: ['list', 'watch'] },
     ]);
     const others = (list: KubeObject[]) => JSON.stringify(list.filter((o) => o.kind !== 'ClusterRole'));
     assert.equal(others(withV1), others(objects));

@@ -24,7 +24,9 @@ const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'; // the real name genera
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export interface ApiOptions { calicoRules: boolean; gcDelayMs: number }
+export interface ApiOptions {
+  /** false: ignore `limit` and answer every list whole, as a server without paging support (default true). */
+  paging?: boolean; calicoRules: boolean; gcDelayMs: number }
 
 export class Api {
   readonly store: Store;
@@ -88,7 +90,7 @@ export class Api {
     items = items.filter((o) => (ns === undefined || o.metadata.namespace === ns) && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
     const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     if (after) items = items.filter((o) => key(o) > after);
-    const limit = Number(q.get('limit') ?? 0);
+    const limit = this.opts.paging === false ? 0 : Number(q.get('limit') ?? 0);
     const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
     if (limit > 0 && items.length > limit) {
       metadata.continue = Buffer.from(JSON.stringify({ rv, start: key(items[limit - 1]!) })).toString('base64url');

@@ -42,6 +42,8 @@ export interface FakeApiServerOptions {
   namespaces?: string[];
   /** Objects to seed before the server answers. */
   seed?: KubeObject[];
+  /** false: lists ignore `limit` and come whole, like a server or proxy that does not page (default true). */
+  paging?: boolean;
 }
 
 export interface FakeStore {
@@ -100,7 +102,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   const tls = await tlsMaterial();
   const registry = new Registry(opts.calicoGroups ?? ['projectcalico.org/v3']);
   const store = new Store(opts.watchHistory ?? 1000);
-  const api = new Api(store, registry, { calicoRules: opts.calicoRules ?? true, gcDelayMs: opts.gcDelayMs ?? 0 });
+  const api = new Api(store, registry, { calicoRules: opts.calicoRules ?? true, gcDelayMs: opts.gcDelayMs ?? 0, paging: opts.paging ?? true });
   const watches = new Watches(store, { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000 });
   const token = opts.token ?? randomBytes(16).toString('hex');
   const adminToken = opts.adminToken ?? randomBytes(16).toString('hex');

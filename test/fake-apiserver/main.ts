@@ -17,6 +17,7 @@ const HELP = `usage: node test/fake-apiserver/main.ts [options]
   --rbac-clusterrole PATH        YAML with the ClusterRole(s) the token's user is limited to
   --rbac-user NAME               user name for the token (e.g. system:serviceaccount:ns:sa)
   --watch-history N              watch events retained (default 1000)
+  --no-paging                    ignore \`limit\`: every list comes whole (a server that does not page)
   --bookmark-interval-ms N       BOOKMARK interval (default 1000)
   --no-calico-rules              only the CRD schema, not Calico's interfaceName/expectedIPs rules`;
 
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     'watch-history': { type: 'string', default: '1000' },
     'bookmark-interval-ms': { type: 'string', default: '1000' },
     'no-calico-rules': { type: 'boolean', default: false },
+    'no-paging': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -48,6 +50,7 @@ const server = await startFakeApiServer({
   rbac: values['rbac-clusterrole'] ? { clusterRole: values['rbac-clusterrole'], user: values['rbac-user'] } : undefined,
   watchHistory: Number(values['watch-history']), bookmarkIntervalMs: Number(values['bookmark-interval-ms']),
   calicoRules: !values['no-calico-rules'],
+  paging: !values['no-paging'],
 });
 const dir = mkdtempSync(join(tmpdir(), 'fake-apiserver-'));
 const kubeconfig = values['kubeconfig-out'] ?? join(dir, 'kubeconfig');

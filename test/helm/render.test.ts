@@ -76,7 +76,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
       admissionPolicy: { validationActions: ['Warn', 'Audit'] },
       monitoring: { podMonitor: { enabled: true }, prometheusRule: { enabled: true }, dashboard: { enabled: true } },
       examplePolicies: { enabled: true },
-      config: { policyGuard: { mode: 'require-policy', trustedPolicies: ['allow-*'] }, prune: { sweep: true } },
+      config: { policyGuard: { mode: 'require-policy', trustedPolicies: ['allow-*'] } },
     };
     const [plain, everything] = await Promise.all([
       helm(['lint', '--strict', CHART, '--namespace', NAMESPACE], { timeoutMs: 60_000 }),
@@ -89,7 +89,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
   test('the defaults render the kustomize base kinds, nothing optional, in the release namespace', () => {
     assert.deepEqual(
       defaults.map((o) => o.kind).sort(),
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'ResourceQuota', 'Role', 'RoleBinding', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
+      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'ResourceQuota', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
     );
     for (const o of defaults) {
       const clusterScoped = ['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(o.kind);
@@ -149,15 +149,12 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     assert.deepEqual(objects, others);
   });
 
-  test('admission policy in Warn/Audit mode, and the prune sweep refused while it denies', async () => {
+  test('admission policy in Warn/Audit mode; the removed prune sweep is refused by the schema', async () => {
     const warn = await template({ admissionPolicy: { validationActions: ['Warn', 'Audit'] } });
     assert.deepEqual((find(warn, 'ValidatingAdmissionPolicyBinding') as Obj)['spec'].validationActions, ['Warn', 'Audit']);
     const refused = await templateResult({ config: { prune: { sweep: true } } });
     assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /config\.prune\.sweep=true .* admission policy denies/);
-    for (const values of [{ config: { prune: { sweep: true } }, admissionPolicy: { enabled: false } }, { config: { prune: { sweep: true } }, admissionPolicy: { validationActions: ['Audit'] } }]) {
-      assert.equal((await templateResult(values)).code, 0, JSON.stringify(values));
-    }
+    assert.match(refused.stderr, /prune/);
   });
 
   test('crd-v1 on: the ClusterRole of components/crd-v1, also implied by apiGroup crd.projectcalico.org/v1', { skip: kustomizeSkip ?? false }, async () => {
@@ -170,14 +167,15 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     }
   });
 
-  test('policy guard: list/watch of GlobalNetworkPolicies, Tiers and FelixConfigurations by default, in every group in use', async () => {
+  test('policy guard: list/watch of GlobalNetworkPolicies, Tiers, FelixConfigurations and staged policies always (the cluster view holds them), in every group in use', async () => {
     const rules = async (values: object) => (find(await template(values), 'ClusterRole') as Obj)['rules'] as Obj[];
     const guard = (group: string) => ({ apiGroups: [group], resources: ['globalnetworkpolicies', 'tiers', 'felixconfigurations'], verbs: ['list', 'watch'] });
+    const staged = (group: string) => ({ apiGroups: [group], resources: ['stagedglobalnetworkpolicies'], verbs: ['list', 'watch'] });
     const base = (find(defaults, 'ClusterRole') as Obj)['rules'] as Obj[];
-    assert.ok(base.some((r) => JSON.stringify(r) === JSON.stringify(guard('projectcalico.org'))), 'granted with the defaults');
+    for (const r of [guard('projectcalico.org'), staged('projectcalico.org')]) assert.ok(base.some((x) => JSON.stringify(x) === JSON.stringify(r)), 'granted with the defaults');
     for (const mode of ['require-policy', 'off']) assert.deepEqual(await rules({ config: { policyGuard: { mode } } }), base, `the same rules with mode ${mode}`);
     const v1 = await rules({ rbac: { crdV1: true } });
-    assert.ok(v1.some((r) => JSON.stringify(r) === JSON.stringify(guard('crd.projectcalico.org'))), 'and in crd.projectcalico.org with crd-v1');
+    for (const r of [guard('crd.projectcalico.org'), staged('crd.projectcalico.org')]) assert.ok(v1.some((x) => JSON.stringify(x) === JSON.stringify(r)), 'and in crd.projectcalico.org with crd-v1');
   });
 
   test('the former config.requirePolicy: true stops the install with the migration, unless policyGuard.mode is require-policy', async () => {
@@ -227,7 +225,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     const vap = find(objects, 'ValidatingAdmissionPolicy') as Obj;
     assert.deepEqual(vap['spec'].matchConditions.map((c: Obj) => c['expression']), ["request.userInfo.username == 'system:serviceaccount:net-sec:hep-calico-hep-agent'"]);
     assert.equal((find(objects, 'ValidatingAdmissionPolicyBinding') as Obj)['spec'].policyName, vap['metadata'].name);
-    for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+    for (const kind of ['ClusterRoleBinding']) {
       const b = find(objects, kind) as Obj;
       assert.deepEqual(b['subjects'], [{ kind: 'ServiceAccount', name: 'hep-calico-hep-agent', namespace: 'net-sec' }]);
       assert.ok(find(objects, b['roleRef'].kind, b['roleRef'].name));
@@ -235,7 +233,6 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     const pod = (find(objects, 'DaemonSet') as Obj)['spec'].template.spec;
     assert.equal(pod.serviceAccountName, 'hep-calico-hep-agent');
     assert.equal(pod.volumes[0].configMap.name, find(objects, 'ConfigMap').metadata.name);
-    assert.deepEqual((find(objects, 'Role') as Obj)['rules'][1].resourceNames, ['calico-hep-agent-prune'], 'the Lease name is fixed in the agent');
     const sameAsDefault = await template({}, { release: 'calico-hep-agent-prod' });
     assert.equal(find(sameAsDefault, 'DaemonSet').metadata.name, 'calico-hep-agent-prod', 'a release name containing the chart name is used as is');
   });

@@ -20,6 +20,7 @@ import { AgentMetrics, METRIC_PREFIX } from '../../src/observability/metrics.ts'
 import { startFakeApiServer, type CalicoGroup, type FakeApiServer } from '../fake-apiserver/index.ts';
 import { iface } from '../helpers/interfaces.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { apiClient } from '../helpers/api-client.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A strict parser of the Prometheus text exposition format 0.0.4
@@ -200,7 +201,9 @@ const OWN_LABELS: Readonly<Record<string, (v: string) => boolean>> = {
   kind: (v) => (DRIFT_KINDS as readonly string[]).includes(v) || ['major', 'minor', 'incremental', 'weakcb'].includes(v),
   result: (v) => ['success', 'error', 'skipped'].includes(v),
   verb: (v) => ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].includes(v),
-  resource: (v) => ['nodes', 'hostendpoints', 'apis', 'events', 'globalnetworkpolicies', 'tiers', 'felixconfigurations'].includes(v),
+  // The cluster view's reflectors: one label per reflector (hostendpoints has three: managed, unmanaged, auto).
+  resource: (v) =>
+    ['nodes', 'hostendpoints', 'hostendpoints-unmanaged', 'hostendpoints-auto', 'apis', 'events', 'globalnetworkpolicies', 'stagedglobalnetworkpolicies', 'tiers', 'felixconfigurations'].includes(v),
   code: (v) => /^(?:0|[1-5]\d\d)$/.test(v),
   version: (v) => v.length > 0 && v.length <= 64,
   calico_api: (v) => ['none', 'projectcalico.org/v3', 'crd.projectcalico.org/v1'].includes(v),
@@ -344,15 +347,15 @@ async function startAgent(
 ): Promise<Run> {
   const config = agentConfig(opts.config);
   const interfaces = opts.interfaces ?? [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])];
-  const kc = server.kubeConfig();
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: opts.defaultMetrics ?? false });
+  const api = apiClient(server, metrics);
   const agent = new Agent({
     config,
     nodeName: 'n1',
-    kc,
+    api,
     discover: async () => interfaces,
     metrics,
-    events: new NodeEventRecorder(kc, 'n1', { observer: metrics, logger: silentLogger, clock: systemClock }),
+    events: new NodeEventRecorder(api, 'n1', { logger: silentLogger, clock: systemClock }),
     logger: process.env['AGENT_TEST_LOGS'] ? createLogger('debug', process.stderr) : silentLogger,
     clock: systemClock,
     version: 'test',
@@ -388,6 +391,7 @@ async function startAgent(
     stop: async () => {
       await agent.stop();
       await probe.close();
+      api.close();
     },
   };
   if (opts.start !== false) agent.start();
@@ -722,6 +726,51 @@ describe('drift in /metrics', () => {
         assert.deepEqual(lintExposition(fams, { forbiddenLabelValues: ['eth0', 'eth1', 'eth2', 'eth9', 'n1-eth'] }), []);
       } finally {
         await repair.stop();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+  test('policy-held and breaker appear and clear: a create held by the guard, deletes held by the circuit breaker', async () => {
+    const denyAll = {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: 'default-deny' },
+      spec: { selector: 'projectcalico.org/namespace not in {"kube-system"}', types: ['Ingress', 'Egress'] },
+    };
+    const server = await startApi({ seed: [denyAll] });
+    try {
+      const uid = server.store.get('nodes', 'n1')?.metadata.uid;
+      assert.ok(uid);
+      const eth0 = iface('eth0', ['192.0.2.10/24']);
+      const eth5 = iface('eth5', ['192.0.2.55/24']);
+      const eth6 = iface('eth6', ['192.0.2.66/24']);
+      // Our HEPs for eth5 and eth6, which the node no longer has (grace 0): deleting both would leave
+      // 2 of 2 managed interfaces without a HEP, more than safety.maxDeleteFraction 0.5.
+      for (const h of desiredStateBuilder(agentConfig())({ name: 'n1', labels: { role: 'master' }, uid }, [eth5, eth6]).hostEndpoints) server.store.put(h as never);
+      const interfaces = [eth0];
+      const run = await startAgent(server, { interfaces });
+      try {
+        // eth0's create: the pod default-deny would drop what is allowed today.
+        const expected = { ...zeroDrift, 'policy-held': 1, breaker: 2 };
+        await waitFor('policy-held 1, breaker 2', async () => JSON.stringify(await run.drift()) === JSON.stringify(expected));
+        assert.deepEqual(await run.drift(D('drift_detected_total')), expected);
+        assert.equal(server.store.list(V3).length, 2, 'nothing created, nothing deleted');
+        // eth5 comes back (only eth6 is gone: 1 of 2, within the fraction) and the policy is deleted.
+        interfaces.push(eth5);
+        server.store.delete('globalnetworkpolicies.projectcalico.org', 'default-deny');
+        await run.reconcileOnce();
+        await waitFor('drift gauges back to 0', async () => JSON.stringify(await run.drift()) === JSON.stringify(zeroDrift));
+        assert.ok(server.store.get(V3, 'n1-eth0'), 'the held create went out once the policy was gone');
+        assert.ok(server.store.get(V3, 'n1-eth5'));
+        assert.equal(server.store.get(V3, 'n1-eth6'), undefined, 'the delete the breaker held went out');
+        const repaired = await run.drift(D('drift_repaired_total'));
+        assert.equal(repaired.missing, 1);
+        assert.equal(repaired.stale, 1);
+        assert.equal(repaired['policy-held'], 0, 'a hold is not a repair');
+        assert.equal(repaired.breaker, 0);
+      } finally {
+        await run.stop();
       }
     } finally {
       await server.close();

@@ -1,8 +1,6 @@
 // Which Calico API the cluster serves, decided by discovery, and what the agent may write to.
-import { ApisApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../../config/schema.ts';
-import { observed } from './calls.ts';
-import type { ApiObserver } from './observer.ts';
+import type { ApiClient } from './api-client.ts';
 
 export interface CalicoApiGroup {
   readonly group: 'projectcalico.org' | 'crd.projectcalico.org';
@@ -44,10 +42,17 @@ export function chooseCalicoApi(served: ReadonlySet<string>, wanted: Config['api
 }
 
 /** Asks the API server's discovery which group/versions it serves. */
-export async function servedGroupVersions(kc: KubeConfig, observer: ApiObserver): Promise<Set<string>> {
-  const api = kc.makeApiClient(ApisApi);
-  const groups = await observed(observer, 'get', 'apis', () => api.getAPIVersions());
+export async function servedGroupVersions(api: ApiClient): Promise<Set<string>> {
+  const doc = (await api.get('/apis')) as { groups?: unknown } | null;
   const out = new Set<string>();
-  for (const g of groups.groups ?? []) for (const v of g.versions ?? []) out.add(v.groupVersion);
+  const groups = doc !== null && typeof doc === 'object' && Array.isArray(doc.groups) ? (doc.groups as unknown[]) : [];
+  for (const g of groups) {
+    const versions = (g as { versions?: unknown } | null)?.versions;
+    if (!Array.isArray(versions)) continue;
+    for (const v of versions) {
+      const gv = (v as { groupVersion?: unknown } | null)?.groupVersion;
+      if (typeof gv === 'string') out.add(gv);
+    }
+  }
   return out;
 }

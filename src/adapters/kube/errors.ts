@@ -1,55 +1,21 @@
-// client-node's ApiException carries the server's Status as a JSON string in `body`; the reason
-// (Conflict, AlreadyExists, Expired, ...) is what decides how to react, so parse it once here.
-import { ApiException } from '@kubernetes/client-node';
+// One error model for every Kubernetes call: ApiFailure (api-client.ts). The HttpApiClient throws
+// ApiError, which already is one; anything else (a bug, a thrown string) is normalised here, so
+// callers decide on `code` and `reason` alone (409 re-read, 410 relist, 404 gone, 0 network).
+import type { ApiFailure } from './api-client.ts';
 
-export interface ApiFailure {
-  /** HTTP status; 0 when no response arrived (connection refused, reset, TLS, timeout). */
-  readonly code: number;
-  /** Status.reason, e.g. `Conflict`, `AlreadyExists`, `NotFound`, `Expired`, `Invalid`. */
-  readonly reason: string | undefined;
-  readonly message: string;
-  /** Seconds from Retry-After (429/503), when the server sent it. */
-  readonly retryAfterSeconds: number | undefined;
+export type { ApiFailure };
+
+function isFailure(err: unknown): err is ApiFailure {
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as Partial<Record<keyof ApiFailure, unknown>>;
+  return typeof e.code === 'number' && typeof e.message === 'string' && 'retryAfterSeconds' in e && 'reason' in e;
 }
 
-function parseStatus(body: unknown): { reason?: string; message?: string } {
-  if (typeof body === 'string') {
-    try {
-      return parseStatus(JSON.parse(body) as unknown);
-    } catch {
-      return body.length > 0 ? { message: body.slice(0, 300) } : {};
-    }
-  }
-  if (body !== null && typeof body === 'object') {
-    const s = body as { reason?: unknown; message?: unknown };
-    return {
-      ...(typeof s.reason === 'string' ? { reason: s.reason } : {}),
-      ...(typeof s.message === 'string' ? { message: s.message } : {}),
-    };
-  }
-  return {};
-}
-
-function header(headers: Record<string, string> | undefined, name: string): string | undefined {
-  if (headers === undefined) return undefined;
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
-  return undefined;
-}
-
-/** Normalises anything a client-node call can throw. */
+/** Normalises anything a Kubernetes call can throw. */
 export function apiFailure(err: unknown): ApiFailure {
-  if (err instanceof ApiException) {
-    const status = parseStatus(err.body);
-    const retryAfter = Number(header(err.headers, 'retry-after'));
-    return {
-      code: err.code,
-      reason: status.reason,
-      message: status.message ?? `HTTP ${err.code}`,
-      retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
-    };
-  }
-  const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
-  const detail = [e.cause?.code ?? e.code, e.cause?.message ?? e.message].filter((x) => typeof x === 'string').join(': ');
+  if (isFailure(err)) return { code: err.code, reason: err.reason, message: err.message, retryAfterSeconds: err.retryAfterSeconds };
+  const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
+  const detail = [e?.cause?.code ?? e?.code, e?.cause?.message ?? e?.message].filter((x) => typeof x === 'string').join(': ');
   return { code: 0, reason: undefined, message: detail || String(err), retryAfterSeconds: undefined };
 }
 

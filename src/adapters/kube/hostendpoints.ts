@@ -1,22 +1,23 @@
-// HostEndpoint reads and writes through client-node's CustomObjectsApi, in either Calico API.
+// HostEndpoint reads and writes through the ApiClient, in either Calico API.
 // Everything above this module sees the projectcalico.org/v3 shape; the crd.projectcalico.org/v1
 // wire format (labels mirrored into the projectcalico.org/metadata annotation) stays in here.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { HostEndpoint } from '../../core/model.ts';
 import { CALICO_V3_API_VERSION } from '../../core/model.ts';
 import { apiVersionOf, type CalicoApiGroup } from './calico-api.ts';
-import { observed } from './calls.ts';
+import type { ApiClient } from './api-client.ts';
 import { apiFailure } from './errors.ts';
-import type { ApiObserver } from './observer.ts';
 
 const PLURAL = 'hostendpoints';
 /** Where Calico >= 3.28 keeps a v1 object's v3 metadata (labels, annotations, owners). */
 export const CALICO_METADATA_ANNOTATION = 'projectcalico.org/metadata';
 
-/** The v3 view of a stored object, as Calico itself reads crd.projectcalico.org/v1 objects. */
+/**
+ * The v3 view of a stored object, as Calico itself reads crd.projectcalico.org/v1 objects. `raw` is
+ * not modified (the result shares its unchanged parts: no deep copy of every listed object).
+ */
 export function fromWire(raw: unknown, api: CalicoApiGroup): HostEndpoint {
-  const obj = structuredClone(raw) as HostEndpoint;
-  if (api.group === 'projectcalico.org') return obj;
+  if (api.group === 'projectcalico.org') return raw as HostEndpoint;
+  const obj = { ...(raw as HostEndpoint) };
   const annotations = { ...(obj.metadata.annotations ?? {}) };
   const metaText = annotations[CALICO_METADATA_ANNOTATION];
   delete annotations[CALICO_METADATA_ANNOTATION];
@@ -56,15 +57,23 @@ export interface HostEndpointPage {
   readonly continue: string | undefined;
 }
 
-export class HostEndpointApi {
-  readonly #api: CustomObjectsApi;
-  readonly calico: CalicoApiGroup;
-  readonly #observer: ApiObserver;
+/** A HostEndpoint as the API returned it: checked once here, so nothing above casts. */
+export function asHostEndpointObject(raw: unknown): HostEndpoint {
+  const o = raw as { metadata?: { name?: unknown }; spec?: unknown } | null;
+  if (o === null || typeof o !== 'object' || typeof o.metadata !== 'object' || o.metadata === null || typeof o.metadata.name !== 'string') {
+    throw new Error('not a HostEndpoint: metadata.name is missing');
+  }
+  if (o.spec !== undefined && (typeof o.spec !== 'object' || o.spec === null)) throw new Error(`HostEndpoint ${o.metadata.name}: spec is not an object`);
+  return raw as HostEndpoint;
+}
 
-  constructor(kc: KubeConfig, calico: CalicoApiGroup, observer: ApiObserver) {
-    this.#api = kc.makeApiClient(CustomObjectsApi);
+export class HostEndpointApi {
+  readonly #api: ApiClient;
+  readonly calico: CalicoApiGroup;
+
+  constructor(api: ApiClient, calico: CalicoApiGroup) {
+    this.#api = api;
     this.calico = calico;
-    this.#observer = observer;
   }
 
   /** The collection path, for watches. */
@@ -72,31 +81,20 @@ export class HostEndpointApi {
     return `/apis/${this.calico.group}/${this.calico.version}/${PLURAL}`;
   }
 
-  #target() {
-    return { group: this.calico.group, version: this.calico.version, plural: PLURAL };
+  /** The Calico v3 view of a raw object from a list or a watch. */
+  fromWire(raw: unknown): HostEndpoint {
+    return fromWire(asHostEndpointObject(raw), this.calico);
   }
 
   async list(opts: { labelSelector?: string; limit?: number; continueToken?: string } = {}): Promise<HostEndpointPage> {
-    const res = (await observed(this.#observer, 'list', PLURAL, () =>
-      this.#api.listClusterCustomObject({
-        ...this.#target(),
-        ...(opts.labelSelector !== undefined ? { labelSelector: opts.labelSelector } : {}),
-        ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
-        ...(opts.continueToken !== undefined ? { _continue: opts.continueToken } : {}),
-      }),
-    )) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
-    return {
-      items: (res.items ?? []).map((i) => fromWire(i, this.calico)),
-      resourceVersion: res.metadata?.resourceVersion ?? '',
-      continue: res.metadata?.continue || undefined,
-    };
+    const page = await this.#api.list(this.path, { labelSelector: opts.labelSelector, limit: opts.limit, continue: opts.continueToken });
+    return { items: page.items.map((i) => this.fromWire(i)), resourceVersion: page.resourceVersion, continue: page.continue };
   }
 
   /** `undefined` when it does not exist. */
   async get(name: string): Promise<HostEndpoint | undefined> {
     try {
-      const raw = await observed(this.#observer, 'get', PLURAL, () => this.#api.getClusterCustomObject({ ...this.#target(), name }));
-      return fromWire(raw, this.calico);
+      return this.fromWire(await this.#api.get(`${this.path}/${encodeURIComponent(name)}`));
     } catch (err) {
       if (apiFailure(err).code === 404) return undefined;
       throw err;
@@ -106,24 +104,19 @@ export class HostEndpointApi {
   async create(hep: HostEndpoint): Promise<HostEndpoint> {
     const body = toWire({ ...hep, metadata: { ...hep.metadata, resourceVersion: undefined } as HostEndpoint['metadata'] }, this.calico);
     delete body.metadata.resourceVersion;
-    const raw = await observed(this.#observer, 'create', PLURAL, () => this.#api.createClusterCustomObject({ ...this.#target(), body }));
-    return fromWire(raw, this.calico);
+    return this.fromWire(await this.#api.create(this.path, body));
   }
 
   /** PUT: fails with 409 Conflict when `hep.metadata.resourceVersion` is stale. */
   async replace(hep: HostEndpoint): Promise<HostEndpoint> {
     const body = toWire(hep, this.calico);
-    const raw = await observed(this.#observer, 'update', PLURAL, () =>
-      this.#api.replaceClusterCustomObject({ ...this.#target(), name: hep.metadata.name, body }),
-    );
-    return fromWire(raw, this.calico);
+    return this.fromWire(await this.#api.replace(`${this.path}/${encodeURIComponent(hep.metadata.name)}`, body));
   }
 
   /** Deletes only the version we decided on (precondition), so a concurrent edit is not lost. */
   async delete(name: string, resourceVersion: string | undefined): Promise<void> {
-    const body = resourceVersion !== undefined ? { preconditions: { resourceVersion } } : {};
     try {
-      await observed(this.#observer, 'delete', PLURAL, () => this.#api.deleteClusterCustomObject({ ...this.#target(), name, body }));
+      await this.#api.delete(`${this.path}/${encodeURIComponent(name)}`, resourceVersion !== undefined ? { resourceVersion } : undefined);
     } catch (err) {
       if (apiFailure(err).code === 404) return; // already gone: the goal is reached
       throw err;

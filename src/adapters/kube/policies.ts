@@ -1,10 +1,8 @@
 // Read-only access to the Calico objects that decide what a HostEndpoint lets through:
-// GlobalNetworkPolicies, Tiers and FelixConfigurations, in whichever Calico API group is in use.
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+// GlobalNetworkPolicies, staged ones, Tiers and FelixConfigurations, in whichever Calico API group is in use.
+import type { ApiClient } from './api-client.ts';
 import type { CalicoApiGroup } from './calico-api.ts';
-import { observed } from './calls.ts';
 import { apiFailure } from './errors.ts';
-import type { ApiObserver } from './observer.ts';
 
 export interface RawObject {
   apiVersion?: string;
@@ -14,19 +12,21 @@ export interface RawObject {
 }
 
 export class CalicoPolicyApi {
-  readonly #api: CustomObjectsApi;
+  readonly #api: ApiClient;
   readonly calico: CalicoApiGroup;
-  readonly #observer: ApiObserver;
 
-  constructor(kc: KubeConfig, calico: CalicoApiGroup, observer: ApiObserver) {
-    this.#api = kc.makeApiClient(CustomObjectsApi);
+  constructor(api: ApiClient, calico: CalicoApiGroup) {
+    this.#api = api;
     this.calico = calico;
-    this.#observer = observer;
+  }
+
+  #path(plural: string): string {
+    return `/apis/${this.calico.group}/${this.calico.version}/${plural}`;
   }
 
   /** Collection path of GlobalNetworkPolicies, for watches. */
   get globalNetworkPoliciesPath(): string {
-    return `/apis/${this.calico.group}/${this.calico.version}/globalnetworkpolicies`;
+    return this.#path('globalnetworkpolicies');
   }
 
   /** Every GlobalNetworkPolicy, paged; `kind` is filled in (list items may lack it). */
@@ -35,64 +35,25 @@ export class CalicoPolicyApi {
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
-      const res = (await observed(this.#observer, 'list', 'globalnetworkpolicies', () =>
-        this.#api.listClusterCustomObject({
-          group: this.calico.group,
-          version: this.calico.version,
-          plural: 'globalnetworkpolicies',
-          limit: 500,
-          ...(continueToken !== undefined ? { _continue: continueToken } : {}),
-        }),
-      )) as { items?: RawObject[]; metadata?: { resourceVersion?: string; continue?: string } };
-      for (const item of res.items ?? []) items.push(asPolicy(item));
-      resourceVersion = res.metadata?.resourceVersion ?? '';
-      continueToken = res.metadata?.continue || undefined;
+      const page = await this.#api.list(this.globalNetworkPoliciesPath, { limit: 500, continue: continueToken });
+      for (const item of page.items) items.push(asPolicy(item));
+      resourceVersion = page.resourceVersion;
+      continueToken = page.continue;
     } while (continueToken !== undefined);
-    return { items, resourceVersion };
-  }
-
-  /** Collection path of a cluster-scoped Calico resource (`tiers`, `felixconfigurations`), for watches. */
-  pathOf(plural: string): string {
-    return `/apis/${this.calico.group}/${this.calico.version}/${plural}`;
-  }
-
-  /**
-   * Every object of a cluster-scoped Calico resource, paged, with `kind` filled in, for a reflector
-   * (the policy guard watches tiers and felixconfigurations). `undefined` on 404: not served.
-   */
-  async listCluster(plural: string, kind: string): Promise<{ items: RawObject[]; resourceVersion: string } | undefined> {
-    const items: RawObject[] = [];
-    let continueToken: string | undefined;
-    let resourceVersion = '';
-    try {
-      do {
-        const res = (await observed(this.#observer, 'list', plural, () =>
-          this.#api.listClusterCustomObject({
-            group: this.calico.group,
-            version: this.calico.version,
-            plural,
-            limit: 500,
-            ...(continueToken !== undefined ? { _continue: continueToken } : {}),
-          }),
-        )) as { items?: RawObject[]; metadata?: { resourceVersion?: string; continue?: string } };
-        for (const item of res.items ?? []) items.push({ ...item, kind });
-        resourceVersion = res.metadata?.resourceVersion ?? '';
-        continueToken = res.metadata?.continue || undefined;
-      } while (continueToken !== undefined);
-    } catch (err) {
-      if (apiFailure(err).code === 404) return undefined;
-      throw err;
-    }
     return { items, resourceVersion };
   }
 
   /** Tiers; `undefined` when the API does not serve them (Calico before 3.30, or no tiers CRD). */
   async listTiers(): Promise<RawObject[] | undefined> {
     try {
-      const res = (await observed(this.#observer, 'list', 'tiers', () =>
-        this.#api.listClusterCustomObject({ group: this.calico.group, version: this.calico.version, plural: 'tiers' }),
-      )) as { items?: RawObject[] };
-      return (res.items ?? []).map((t) => ({ ...t, kind: 'Tier' }));
+      const items: RawObject[] = [];
+      let continueToken: string | undefined;
+      do {
+        const page = await this.#api.list(this.#path('tiers'), { limit: 500, continue: continueToken });
+        for (const t of page.items) items.push({ ...asRawObject(t), kind: 'Tier' });
+        continueToken = page.continue;
+      } while (continueToken !== undefined);
+      return items;
     } catch (err) {
       if (apiFailure(err).code === 404) return undefined;
       throw err;
@@ -108,17 +69,9 @@ export class CalicoPolicyApi {
     let continueToken: string | undefined;
     try {
       do {
-        const res = (await observed(this.#observer, 'list', plural, () =>
-          this.#api.listClusterCustomObject({
-            group: this.calico.group,
-            version: this.calico.version,
-            plural,
-            limit: 500,
-            ...(continueToken !== undefined ? { _continue: continueToken } : {}),
-          }),
-        )) as { items?: RawObject[]; metadata?: { continue?: string } };
-        for (const item of res.items ?? []) items.push({ ...item, kind });
-        continueToken = res.metadata?.continue || undefined;
+        const page = await this.#api.list(this.#path(plural), { limit: 500, continue: continueToken });
+        for (const item of page.items) items.push({ ...asRawObject(item), kind });
+        continueToken = page.continue;
       } while (continueToken !== undefined);
     } catch (err) {
       if (apiFailure(err).code === 404) return undefined;
@@ -130,9 +83,7 @@ export class CalicoPolicyApi {
   /** One FelixConfiguration; `undefined` when it does not exist. */
   async getFelixConfiguration(name: string): Promise<RawObject | undefined> {
     try {
-      const raw = (await observed(this.#observer, 'get', 'felixconfigurations', () =>
-        this.#api.getClusterCustomObject({ group: this.calico.group, version: this.calico.version, plural: 'felixconfigurations', name }),
-      )) as RawObject;
+      const raw = asRawObject(await this.#api.get(`${this.#path('felixconfigurations')}/${encodeURIComponent(name)}`));
       return { ...raw, kind: 'FelixConfiguration' };
     } catch (err) {
       if (apiFailure(err).code === 404) return undefined;
@@ -141,12 +92,20 @@ export class CalicoPolicyApi {
   }
 }
 
+/** An API object checked to be an object with object metadata; the rest is read by the policy model. */
+export function asRawObject(raw: unknown): RawObject {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a Kubernetes object');
+  const m = (raw as { metadata?: unknown }).metadata;
+  if (m !== undefined && (m === null || typeof m !== 'object')) throw new Error('not a Kubernetes object: metadata is not an object');
+  return raw as RawObject;
+}
+
 /**
  * A stored policy as a v3 GlobalNetworkPolicy. crd.projectcalico.org/v1 objects of the default tier
  * may carry a `default.` name prefix (older Calico); it is dropped for display.
  */
 export function asPolicy(raw: unknown): RawObject {
-  const obj = { ...(raw as RawObject), kind: 'GlobalNetworkPolicy' };
+  const obj = { ...asRawObject(raw), kind: 'GlobalNetworkPolicy' };
   const name = obj.metadata?.name;
   if (obj.apiVersion?.startsWith('crd.projectcalico.org/') && name?.startsWith('default.')) {
     obj.metadata = { ...obj.metadata, name: name.slice('default.'.length) };

@@ -34,6 +34,10 @@ export interface MonitorHealth {
   readonly lastExit: { readonly code: number | null; readonly signal: string | null; readonly at: number } | undefined;
   /** The last spawn error (e.g. ENOENT), if any. */
   readonly lastError: string | undefined;
+  /** Since when no child runs (undefined while one does, and before start). */
+  readonly downSince: number | undefined;
+  /** Link and address lines dropped because their interface cannot be selected. */
+  readonly filtered: number;
 }
 
 export interface BackoffOptions {
@@ -88,10 +92,48 @@ export interface NetlinkMonitorOptions {
    * `started` anyway. Default 2000 ms; 0 signals `started` as soon as the process exists.
    */
   readonly readyTimeoutMs?: number | undefined;
+  /**
+   * Whether a link name can matter (the interface selection's globs). Link and address lines of
+   * other links (pod veths, cali*) are dropped here, before they cause any work. Default: all.
+   */
+  readonly linkFilter?: ((name: string) => boolean) | undefined;
+  /**
+   * Command prefix that makes the kernel kill the child when the agent dies (from
+   * deathSignalPrefix()): a killed agent must not leave its `ip monitor` behind.
+   */
+  readonly spawnPrefix?: readonly string[] | undefined;
 }
 
 /** `ip` arguments of the monitor child (without `-n NS`). */
 export const MONITOR_ARGS = ['-o', 'monitor', 'link', 'address', 'route'] as const;
+
+/**
+ * The interface a link or address line is about: `3: eth0: <...>`, `Deleted 12: veth1a2b@if3: ...`,
+ * `3: eth0    inet 192.0.2.1/24 ...`; undefined for other lines (routes).
+ */
+export function monitorLineLink(line: string): string | undefined {
+  const m = /^(?:Deleted\s+)?\d+:\s+([^\s:@]+)/.exec(line.trim());
+  return m?.[1];
+}
+
+/**
+ * `setpriv --pdeathsig KILL --` when util-linux's setpriv is on PATH: it sets PR_SET_PDEATHSIG and
+ * execs `ip` (same pid, so the netlink readiness check still works), and the kernel SIGKILLs the
+ * child when the agent dies, even by SIGKILL. Empty when setpriv is missing (then a killed agent's
+ * child lives until its next write to the closed pipe fails).
+ */
+export async function deathSignalPrefix(path = process.env['PATH'] ?? ''): Promise<string[]> {
+  const { access, constants } = await import('node:fs/promises');
+  for (const dir of path.split(':').filter((d) => d !== '')) {
+    try {
+      await access(`${dir}/setpriv`, constants.X_OK);
+      return [`${dir}/setpriv`, '--pdeathsig', 'KILL', '--'];
+    } catch {
+      // not here
+    }
+  }
+  return [];
+}
 
 /** The restart delay after `failures` consecutive failures (1 = first restart). */
 export function backoffDelay(failures: number, backoff: BackoffOptions, random: () => number): number {
@@ -141,6 +183,8 @@ export class NetlinkMonitor {
   #lastExit: MonitorHealth['lastExit'];
   #lastError: string | undefined;
   #stopPromise: Promise<void> | undefined;
+  #downSince: number | undefined;
+  #filtered = 0;
 
   constructor(opts: NetlinkMonitorOptions) {
     this.#opts = opts;
@@ -160,7 +204,15 @@ export class NetlinkMonitor {
   }
 
   get health(): MonitorHealth {
-    return { alive: this.alive, restarts: this.restarts, pid: this.#child?.pid, lastExit: this.#lastExit, lastError: this.#lastError };
+    return {
+      alive: this.alive,
+      restarts: this.restarts,
+      pid: this.#child?.pid,
+      lastExit: this.#lastExit,
+      lastError: this.#lastError,
+      downSince: this.#downSince,
+      filtered: this.#filtered,
+    };
   }
 
   /** Start watching. Idempotent; a stopped monitor cannot be started again. */
@@ -195,18 +247,22 @@ export class NetlinkMonitor {
   }
 
   #spawn(): void {
-    const cmd = this.#opts.ipCommand ?? 'ip';
-    const argv = ipArgv(MONITOR_ARGS, this.#opts.netns);
+    const ip = this.#opts.ipCommand ?? 'ip';
+    const prefix = this.#opts.spawnPrefix ?? [];
+    const cmd = prefix[0] ?? ip;
+    const argv = [...prefix.slice(1), ...(prefix.length > 0 ? [ip] : []), ...ipArgv(MONITOR_ARGS, this.#opts.netns)];
     let child: ChildProcess;
     try {
       child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     } catch (err) {
+      this.#downSince ??= this.#now();
       this.#lastError = (err as Error).message;
       this.#log.error({ err, cmd, argv }, 'cannot start the netlink monitor');
       this.#scheduleRestart();
       return;
     }
     this.#child = child;
+    this.#downSince = undefined;
     this.#starts += 1;
     this.#childStartedAt = this.#now();
     let ended = false;
@@ -230,7 +286,7 @@ export class NetlinkMonitor {
         partial = '';
       }
       for (const line of lines) {
-        if (isRelevantMonitorLine(line)) this.#queue(line);
+        if (this.#relevant(line)) this.#queue(line);
       }
     });
     child.stderr?.setEncoding('utf8');
@@ -242,8 +298,9 @@ export class NetlinkMonitor {
     const onEnd = (code: number | null, signal: string | null, err?: Error): void => {
       if (ended) return;
       ended = true;
-      if (partial !== '' && isRelevantMonitorLine(partial)) this.#queue(partial);
+      if (partial !== '' && this.#relevant(partial)) this.#queue(partial);
       this.#child = undefined;
+      this.#downSince = this.#now();
       const ranMs = this.#now() - this.#childStartedAt;
       this.#lastExit = { code, signal, at: this.#now() };
       if (err !== undefined) this.#lastError = err.message;
@@ -276,6 +333,16 @@ export class NetlinkMonitor {
       if (this.#now() >= deadline) return false;
       await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, delay));
     }
+  }
+
+  #relevant(line: string): boolean {
+    if (!isRelevantMonitorLine(line)) return false;
+    const filter = this.#opts.linkFilter;
+    if (filter === undefined) return true;
+    const link = monitorLineLink(line);
+    if (link === undefined || filter(link)) return true;
+    this.#filtered += 1;
+    return false;
   }
 
   #scheduleRestart(): void {

@@ -5,9 +5,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { ApiClient } from '../../adapters/kube/api-client.ts';
 import { chooseCalicoApi, servedGroupVersions } from '../../adapters/kube/calico-api.ts';
 import { HostEndpointApi } from '../../adapters/kube/hostendpoints.ts';
-import { findKubeConfig, requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
+import { apiClientFor, findKubeConfig, requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { readNodeFacts } from '../../adapters/kube/nodes.ts';
 import { NO_OBSERVER } from '../../adapters/kube/observer.ts';
 import { CalicoPolicyApi } from '../../adapters/kube/policies.ts';
@@ -49,7 +50,7 @@ import {
   type Tier,
 } from '../../core/policy/index.ts';
 import { commandConfig, oneOf, parseFlags, parseLabelList } from '../flags.ts';
-import { nodeFactsForCli, type NodeSource } from '../node-labels.ts';
+import { clusterNodeSource, nodeFactsForCli } from '../node-labels.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo, type Command } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent explain [flags]
@@ -405,11 +406,6 @@ async function listManaged(heps: HostEndpointApi, labelSelector: string): Promis
   return items;
 }
 
-/** The cluster's Nodes for plan-like computation, when a kubeconfig was found. */
-function nodeSource(kc: KubeConfig | undefined): NodeSource | undefined {
-  return kc === undefined ? undefined : { server: kc.getCurrentCluster()?.server ?? 'the cluster', read: (name) => readNodeFacts(kc, name) };
-}
-
 /** `explain --packet` exit code when the verdict depends on what cannot be known offline (or Calico leaves it undecided). */
 export const EXIT_DEPENDS = 3;
 
@@ -556,14 +552,16 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     let docs = fileDocs;
     const sources = [...files];
 
-    let kc: KubeConfig | undefined;
+    let kubeconfig: KubeConfig | undefined;
+    let kc: ApiClient | undefined;
     let clusterHeps: HostEndpoint[] | undefined;
     /** Hand-written and Calico auto HEPs of this node, next to the desired ones. */
     let otherHeps: HostEndpoint[] = [];
     if (fromCluster) {
-      kc = await requireKubeConfig({ file: values.kubeconfig, env: io.env });
-      const calico = chooseCalicoApi(await servedGroupVersions(kc, NO_OBSERVER), config.apiGroup);
-      const api = new CalicoPolicyApi(kc, calico, NO_OBSERVER);
+      kubeconfig = await requireKubeConfig({ file: values.kubeconfig, env: io.env });
+      kc = apiClientFor(kubeconfig, NO_OBSERVER);
+      const calico = chooseCalicoApi(await servedGroupVersions(kc), config.apiGroup);
+      const api = new CalicoPolicyApi(kc, calico);
       // Every FelixConfiguration: node.<name>, selector-scoped ones (nodeSelector, 3.32.1) and default.
       const [gnps, staged, tiers, felix] = await Promise.all([
         api.listGlobalNetworkPolicies(),
@@ -580,7 +578,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       for (const f of felix ?? []) cluster.felixConfigurations.push(f);
       docs = mergeDocs(fileDocs, cluster);
       sources.push(`cluster (${calico.group}/${calico.version})`);
-      const heps = new HostEndpointApi(kc, calico, NO_OBSERVER);
+      const heps = new HostEndpointApi(kc, calico);
       if (values.node !== undefined || allNodes) clusterHeps = await listNodeHostEndpoints(heps, allNodes ? undefined : nodeName);
       else otherHeps = (await listNodeHostEndpoints(heps, nodeName)).filter((h) => !isManaged(h.metadata.labels));
     }
@@ -592,8 +590,9 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     const defaultRoutes = new Map<string, Set<string>>();
     if (clusterHeps !== undefined) hostEndpoints = clusterHeps;
     else {
-      if (kc === undefined && values['node-labels'] === undefined) kc = await findKubeConfig({ file: values.kubeconfig, env: io.env });
-      const [discovered, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFactsForCli(nodeName, values['node-labels'], nodeSource(kc), io)]);
+      if (kubeconfig === undefined && values['node-labels'] === undefined) kubeconfig = await findKubeConfig({ file: values.kubeconfig, env: io.env });
+      const source = kubeconfig === undefined ? undefined : clusterNodeSource(kubeconfig, kc);
+      const [discovered, node] = await Promise.all([(deps.discover ?? discoverInterfaces)(), nodeFactsForCli(nodeName, values['node-labels'], source, io)]);
       nodeLabels = node.labels;
       const state = desiredStateBuilder(config)(node, discovered);
       for (const w of state.warnings) io.stderr.write(`warning: ${w}\n`);

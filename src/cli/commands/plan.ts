@@ -4,11 +4,10 @@ import { hostname } from 'node:os';
 import { stringify } from 'yaml';
 import { discoverInterfaces } from '../../adapters/netlink/discover.ts';
 import { findKubeConfig } from '../../adapters/kube/kubeconfig.ts';
-import { readNodeFacts } from '../../adapters/kube/nodes.ts';
 import { desiredStateBuilder, type NodeFacts } from '../../core/desired.ts';
 import type { HostEndpoint } from '../../core/model.ts';
 import { oneOf, commandConfig, parseFlags } from '../flags.ts';
-import { nodeFactsForCli } from '../node-labels.ts';
+import { clusterNodeSource, nodeFactsForCli } from '../node-labels.ts';
 import { EXIT_OK, type CliIo } from '../io.ts';
 
 const HELP = `usage: calico-hep-agent plan [flags]
@@ -59,6 +58,5 @@ export async function plan(argv: readonly string[], io: CliIo): Promise<number> 
 
 async function nodeFacts(name: string, labelFlag: string | undefined, kubeconfig: string | undefined, io: CliIo): Promise<NodeFacts> {
   const kc = labelFlag === undefined ? await findKubeConfig({ file: kubeconfig, env: io.env }) : undefined;
-  const source = kc === undefined ? undefined : { server: kc.getCurrentCluster()?.server ?? 'the cluster', read: (n: string) => readNodeFacts(kc, n) };
-  return nodeFactsForCli(name, labelFlag, source, io);
+  return nodeFactsForCli(name, labelFlag, kc === undefined ? undefined : clusterNodeSource(kc), io);
 }

@@ -1,7 +1,7 @@
 // `prune`: delete managed HostEndpoints whose Node is gone (one-off, from anywhere with a kubeconfig).
 import { chooseCalicoApi, servedGroupVersions } from '../../adapters/kube/calico-api.ts';
 import { HostEndpointApi } from '../../adapters/kube/hostendpoints.ts';
-import { requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
+import { apiClientFor, requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { NO_OBSERVER } from '../../adapters/kube/observer.ts';
 import { prune as pruneOrphans } from '../../agent/prune.ts';
 import { createLogger } from '../../logger.ts';
@@ -29,11 +29,10 @@ export async function prune(argv: readonly string[], io: CliIo): Promise<number>
     return EXIT_OK;
   }
   const config = await commandConfig({ file: values.config, env: io.env });
-  const kc = await requireKubeConfig({ file: values.kubeconfig, env: io.env });
-  const calico = chooseCalicoApi(await servedGroupVersions(kc, NO_OBSERVER), config.apiGroup);
+  const api = apiClientFor(await requireKubeConfig({ file: values.kubeconfig, env: io.env }), NO_OBSERVER);
+  const calico = chooseCalicoApi(await servedGroupVersions(api), config.apiGroup);
   const logger = createLogger(config.logLevel, io.stderr);
-  const result = await pruneOrphans(kc, new HostEndpointApi(kc, calico, NO_OBSERVER), {
-    observer: NO_OBSERVER,
+  const result = await pruneOrphans(api, new HostEndpointApi(api, calico), {
     logger,
     dryRun: values['dry-run'] === true,
   });

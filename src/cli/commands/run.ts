@@ -1,13 +1,14 @@
 // `run`: the DaemonSet's process. Wires the adapters around the agent and owns the process
 // lifecycle: SIGTERM/SIGINT stop within the grace the kubelet gives, leaving every HEP in place.
 import { Registry } from 'prom-client';
-import { NetlinkMonitor } from '../../adapters/netlink/monitor.ts';
+import { NetlinkMonitor, deathSignalPrefix } from '../../adapters/netlink/monitor.ts';
 import { discoverInterfaces } from '../../adapters/netlink/discover.ts';
 import { startProbeServer } from '../../adapters/http/server.ts';
-import { requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
+import { apiClientFor, requireKubeConfig } from '../../adapters/kube/kubeconfig.ts';
 import { systemClock } from '../../adapters/system-clock.ts';
 import { Agent } from '../../agent/agent.ts';
 import { NodeEventRecorder } from '../../agent/events.ts';
+import { interfaceNameFilter } from '../../core/select.ts';
 import { createLogger } from '../../logger.ts';
 import { AgentMetrics } from '../../observability/metrics.ts';
 import { VERSION } from '../../version.ts';
@@ -53,18 +54,22 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const logger = createLogger(config.logLevel, io.stdout);
   const clock = systemClock;
   const metrics = new AgentMetrics(new Registry());
-  const events = new NodeEventRecorder(kc, nodeName, { observer: metrics, logger, clock });
+  const client = apiClientFor(kc, metrics, { userAgent: `calico-hep-agent/${VERSION}` });
+  const events = new NodeEventRecorder(client, nodeName, { logger, clock });
   const netns = values.netns;
   let agent: Agent | undefined;
   const kernelEvents = new NetlinkMonitor({
     onChange: (change) => agent?.kernelChanged(`netlink ${change.reason}`),
     netns,
     logger,
+    // Pod churn (cali*, veth*) and other deselected links cause no work at all.
+    linkFilter: interfaceNameFilter(config.interfaces),
+    spawnPrefix: await deathSignalPrefix(),
   });
   agent = new Agent({
     config,
     nodeName,
-    kc,
+    api: client,
     discover: () => discoverInterfaces(netns !== undefined ? { netns } : {}),
     kernelEvents,
     metrics,
@@ -72,7 +77,6 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     logger,
     clock,
     version: VERSION,
-    leaseNamespace: io.env['POD_NAMESPACE'],
   });
   const server = await startProbeServer({ address: config.server.address, port: config.server.port, registry: metrics.registry, health: agent });
   logger.info({ version: VERSION, node: nodeName, port: server.port }, 'calico-hep-agent listening for probes and scrapes');
@@ -89,6 +93,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }, SHUTDOWN_BUDGET_MS);
   budget.unref();
   await Promise.allSettled([agent.stop(), server.close(), events.flush()]);
+  client.close();
   clearTimeout(budget);
   return EXIT_OK;
 }

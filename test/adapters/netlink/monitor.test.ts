@@ -6,10 +6,15 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { interfaceNameFilter } from '../../../src/core/select.ts';
 import {
   backoffDelay,
+  deathSignalPrefix,
   DEFAULT_BACKOFF,
   isRelevantMonitorLine,
+  monitorLineLink,
   NetlinkMonitor,
   type MonitorChange,
   type MonitorTimers,
@@ -18,6 +23,7 @@ import {
 import { canUseNetns, Netns } from '../../helpers/netns.ts';
 
 const netnsSkip = await canUseNetns();
+const setprivSkip = (await deathSignalPrefix()).length === 0 ? 'setpriv (util-linux) not on PATH' : false;
 
 /**
  * Collects changes. `next(pred)` resolves with the first not yet consumed change matching `pred`
@@ -119,6 +125,14 @@ test('backoffDelay grows exponentially, is capped, and jitter only shortens it',
   assert.equal(backoffDelay(2, { ...b, jitter: 0 }, () => 0.7), 200);
 });
 
+test('monitorLineLink: the link a link or address line is about; none for routes', () => {
+  assert.equal(monitorLineLink('3: eth0: <BROADCAST,MULTICAST,UP> mtu 1500 state UP'), 'eth0');
+  assert.equal(monitorLineLink('Deleted 12: veth1a2b@if3: <BROADCAST> mtu 1500'), 'veth1a2b');
+  assert.equal(monitorLineLink('7: cali12345    inet6 fe80::ecee:eeff:feee:eeee/64 scope link'), 'cali12345');
+  assert.equal(monitorLineLink('Deleted 3: eth0    inet 192.0.2.1/24 scope global eth0'), 'eth0');
+  assert.equal(monitorLineLink('default via 192.0.2.254 dev eth0'), undefined);
+});
+
 describe('NetlinkMonitor supervising a fake ip', () => {
   let dir: string;
   const monitors: NetlinkMonitor[] = [];
@@ -170,6 +184,73 @@ exec sleep 30`,
     assert.equal(typeof m.health.pid, 'number');
     await m.stop();
     assert.equal(m.alive, false);
+  });
+
+  test('pod churn on excluded links (veth*, cali*) is dropped by the interface selection before it causes work', async () => {
+    // 100 pods come and go: a veth and a cali link each, with their fe80 addresses; then one eth1 change.
+    const ip = await script(
+      'ip-churn',
+      String.raw`i=0
+while [ $i -lt 100 ]; do
+  printf '%d: veth%d@if3: <BROADCAST,UP> mtu 1500 state UP
+%d: veth%d    inet6 fe80::1/64 scope link
+Deleted %d: cali%d: <BROADCAST> mtu 1500
+' $((i+10)) $i $((i+10)) $i $((i+200)) $i
+  i=$((i+1))
+done
+sleep 0.05
+printf '3: eth1    inet 198.51.100.10/24 scope global eth1
+'
+exec sleep 30`,
+    );
+    const rec = new Recorder();
+    const m = make({
+      ipCommand: ip,
+      recorder: rec,
+      linkFilter: interfaceNameFilter({ include: ['*'], exclude: [], useDefaultExcludes: true }),
+    });
+    m.start();
+    await rec.next((c) => c.reason === 'started');
+    const ev = await rec.next((c) => c.reason === 'event');
+    assert.deepEqual(ev, { reason: 'event', lines: 1, sample: '3: eth1    inet 198.51.100.10/24 scope global eth1' });
+    assert.equal(rec.count('event'), 1, 'the churn caused no signal at all');
+    assert.equal(m.health.filtered, 300);
+    await m.stop();
+  });
+
+  test('a killed agent does not leave its ip monitor behind (setpriv --pdeathsig)', { skip: setprivSkip }, async () => {
+    const ip = await script('ip-forever', 'exec sleep 300');
+    const agentScript = join(dir, 'agent.ts');
+    const monitorModule = fileURLToPath(new URL('../../../src/adapters/netlink/monitor.ts', import.meta.url));
+    await writeFile(
+      agentScript,
+      `import { NetlinkMonitor, deathSignalPrefix } from ${JSON.stringify(monitorModule)};
+const m = new NetlinkMonitor({ ipCommand: ${JSON.stringify(ip)}, readyTimeoutMs: 0, spawnPrefix: await deathSignalPrefix(), onChange: (c) => { if (c.reason === 'started') console.log(String(m.health.pid)); } });
+m.start();
+setInterval(() => {}, 1000);
+`,
+    );
+    const agent = spawn(process.execPath, [agentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const childPid = await new Promise<number>((resolve, reject) => {
+      agent.stdout.setEncoding('utf8');
+      agent.stdout.once('data', (d: string) => resolve(Number(d.trim())));
+      agent.once('exit', () => reject(new Error('agent exited early')));
+    });
+    assert.ok(childPid > 0);
+    const exists = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.equal(exists(childPid), true);
+    agent.kill('SIGKILL');
+    await new Promise((r) => agent.once('exit', r));
+    // The kernel delivers the death signal at the parent's exit; the orphan is reaped by init.
+    for (let i = 0; i < 200 && exists(childPid); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(exists(childPid), false, 'the ip monitor child died with the agent');
   });
 
   test('restarts a child that exits, with exponential backoff, and signals started after each restart', async () => {

@@ -6,7 +6,7 @@
 {{/*
 The base of every object name: fullnameOverride, else the release name when it already contains the
 chart name (release "calico-hep-agent" gives "calico-hep-agent", as in the kustomize base), else
-"<release>-<name>". 52 characters leave room for the longest suffix ("-prune-lease").
+"<release>-<name>". 52 characters leave room for a suffix.
 */}}
 {{- define "calico-hep-agent.fullname" -}}
 {{- if .Values.fullnameOverride }}

@@ -1,0 +1,93 @@
+// API load per node at steady state, with the real agent runtime (N agents in one process, real
+// clock, HttpApiClient) against the standalone fake API server, counted from the server's request log.
+//
+//   node bench/api-load.ts [--quick]
+//
+// Watches are shortened (server-side timeout 10-20 s instead of 300-600 s) so that a minute holds
+// many reconnects; requests per watch cycle do not depend on its length, so the per-hour figure at
+// the default timeouts is the measured rate scaled by the ratio of mean watch lengths (450 s / 15 s).
+// The cluster holds 20,000 other HEPs; 500 of them are updated during the window (other nodes' churn).
+import { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { kubeConfigCredentials } from '../src/adapters/kube/credentials.ts';
+import { HttpApiClient } from '../src/adapters/kube/http-client.ts';
+import { systemClock } from '../src/adapters/system-clock.ts';
+import { Agent } from '../src/agent/agent.ts';
+import { NO_EVENTS } from '../src/agent/events.ts';
+import { validateConfig } from '../src/config/load.ts';
+import { silentLogger } from '../src/logger.ts';
+import { AgentMetrics } from '../src/observability/metrics.ts';
+import { iface } from '../test/helpers/interfaces.ts';
+import { flags, log, main, saveResult, sleep } from './lib/common.ts';
+import { nodeObject, startServer } from './lib/fake-server.ts';
+
+const f = flags();
+const NODES = f.quick ? 10 : 50;
+const WINDOW_MS = f.quick ? 30_000 : 120_000;
+const MIN_WATCH_S = 10;
+
+await main(async (cleanups) => {
+  const server = await startServer();
+  cleanups.push(() => server.stop());
+  const others: object[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    others.push({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: `o-${i}`, labels: { 'app.kubernetes.io/managed-by': 'calico-hep-agent', 'calico-hep-agent.io/node': `o-${i}` } }, spec: { node: `o-${i}`, interfaceName: 'eth0' } });
+  }
+  for (let i = 0; i < others.length; i += 1000) await server.admin.seed(...(others.slice(i, i + 1000) as never[]));
+  const names = Array.from({ length: NODES }, (_, i) => `load-${i}`);
+  await server.admin.seed(...(names.map((n) => nodeObject(n, { role: 'worker', 'kubernetes.io/hostname': n })) as never[]));
+  const kc = new KubeConfig();
+  kc.loadFromFile(server.kubeconfig);
+  const agents = names.map((nodeName) => {
+    const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
+    const api = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: metrics });
+    const agent = new Agent({
+      config: validateConfig({ nodeName }),
+      nodeName,
+      api,
+      discover: async () => [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])],
+      metrics,
+      events: NO_EVENTS,
+      logger: silentLogger,
+      clock: systemClock,
+      version: 'bench',
+      minWatchTimeoutSeconds: MIN_WATCH_S,
+    });
+    return { agent, api };
+  });
+  cleanups.push(async () => {
+    for (const a of agents) {
+      await a.agent.stop();
+      a.api.close();
+    }
+  });
+  for (const a of agents) a.agent.start();
+  // Converge (and let the start-up lists finish) before counting.
+  const end = Date.now() + 60_000;
+  while (!agents.every((a) => a.agent.status().ready)) {
+    if (Date.now() > end) throw new Error('agents did not converge');
+    await sleep(100);
+  }
+  await sleep(2_000);
+  const from = (await server.admin.log()).total;
+  const t0 = Date.now();
+  // Other nodes' churn: 500 updates of HEPs this agent does not select.
+  for (let i = 0; i < 500; i++) {
+    const o = others[i] as { metadata: { labels: Record<string, string> } };
+    o.metadata.labels['rev'] = String(i);
+  }
+  await server.admin.seed(...(others.slice(0, 500) as never[]));
+  await sleep(WINDOW_MS - (Date.now() - t0));
+  const windowMs = Date.now() - t0;
+  const entries = (await server.admin.log(from)).entries.filter((e: { user?: string }) => e.user !== 'fake-admin');
+  const byVerb: Record<string, number> = {};
+  for (const e of entries as { verb: string }[]) byVerb[e.verb] = (byVerb[e.verb] ?? 0) + 1;
+  const perNodePerHourShort = Object.fromEntries(Object.entries(byVerb).map(([v, n]) => [v, (n / NODES) * (3_600_000 / windowMs)]));
+  const scale = 15 / 450;
+  const perNodePerHourDefault = Object.fromEntries(Object.entries(perNodePerHourShort).map(([v, n]) => [v, v === 'watch' ? n * scale : n]));
+  const totalDefault = Object.values(perNodePerHourDefault).reduce((a, b) => a + b, 0);
+  log(`${NODES} nodes, ${(windowMs / 1000).toFixed(0)} s, watch timeouts ${MIN_WATCH_S}-${2 * MIN_WATCH_S} s: requests by verb ${JSON.stringify(byVerb)}`);
+  log(`per node per hour at the default watch timeouts (300-600 s): ${JSON.stringify(Object.fromEntries(Object.entries(perNodePerHourDefault).map(([k, v]) => [k, Number(v.toFixed(1))])))}, total ${totalDefault.toFixed(1)}`);
+  log(`projection: 1,000 nodes ${(totalDefault * 1000 / 3600).toFixed(1)} requests/s; 5,000 nodes ${(totalDefault * 5000 / 3600).toFixed(1)} requests/s`);
+  log(`saved ${saveResult('api-load', f.quick ? 'quick' : 'full', { nodes: NODES, windowMs, minWatchTimeoutSeconds: MIN_WATCH_S, byVerb, perNodePerHourDefault, totalDefault })}`);
+});
