@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { log } from './lib/common.ts';
 
-const ALL = ['convergence', 'coldstart', 'steady', 'scale', 'memory', 'fleet', 'cluster-view', 'pod-churn', 'api-load'];
+const ALL = ['convergence', 'coldstart', 'steady', 'scale', 'memory', 'footprint', 'fleet', 'cluster-view', 'pod-churn', 'api-load'];
 const argv = process.argv.slice(2);
 const oi = argv.indexOf('--only');
 const only = oi >= 0 ? argv[oi + 1]!.split(',') : ALL;

@@ -47,7 +47,8 @@ export const BANNER = [
 // - pino's transports (worker threads, via thread-stream) are never used: the agent writes JSON lines
 //   to stdout itself (src/logger.ts); thread-stream is replaced by a module that throws.
 // - prom-client's default metrics module (and through it @opentelemetry/api) is replaced: the agent
-//   registers its own process metrics (src/observability/process-metrics.ts).
+//   registers its own process metrics (src/observability/process-metrics.ts). So are its
+//   AggregatorRegistry (it loads node:cluster, ~8 MiB) and Pushgateway, which the agent never uses.
 
 const THROW = (what: string) => `function unavailable() { throw new Error(${JSON.stringify(`${what} is not in this build (scripts/bundle.ts)`)}); }`;
 
@@ -65,6 +66,8 @@ export class ProxyAgent { constructor() { unavailable(); } }`,
 export function load(text) { return parse(text); }
 export default { load };`,
   'thread-stream': `module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not in this build (scripts/bundle.ts)'); } };`,
+  'prom-client-cluster': `module.exports = class AggregatorRegistry { constructor() { throw new Error("prom-client's AggregatorRegistry (node:cluster) is not in this build (scripts/bundle.ts)"); } };`,
+  'prom-client-pushgateway': `module.exports = class Pushgateway { constructor() { throw new Error("prom-client's Pushgateway is not in this build (scripts/bundle.ts)"); } };`,
   'prom-client-default-metrics': `module.exports = function collectDefaultMetrics() {
   throw new Error("prom-client's default metrics are not in this build: use src/observability/process-metrics.ts");
 };
@@ -78,6 +81,7 @@ export const FORBIDDEN_INPUTS: readonly RegExp[] = [
   /node_modules\/js-yaml\//,
   /node_modules\/@opentelemetry\//,
   /node_modules\/prom-client\/lib\/defaultMetrics/,
+  /node_modules\/prom-client\/lib\/(cluster|pushgateway)/,
   /node_modules\/thread-stream\//,
 ];
 
@@ -95,6 +99,9 @@ export function footprintStubs(root: string): Plugin {
       build.onResolve({ filter: /^js-yaml$/ }, (a) => (fromClientNode(a.importer) ? stub('js-yaml') : undefined));
       build.onResolve({ filter: /^\.\/lib\/defaultMetrics$/ }, (a) =>
         a.importer.includes('/node_modules/prom-client/') ? stub('prom-client-default-metrics') : undefined,
+      );
+      build.onResolve({ filter: /^\.\/lib\/(cluster|pushgateway)$/ }, (a) =>
+        a.importer.includes('/node_modules/prom-client/') ? stub(a.path === './lib/cluster' ? 'prom-client-cluster' : 'prom-client-pushgateway') : undefined,
       );
       build.onResolve({ filter: /^thread-stream$/ }, (a) => (a.importer.includes('/node_modules/pino/') ? stub('thread-stream') : undefined));
       build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (a) => {

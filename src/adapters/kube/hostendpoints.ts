@@ -102,8 +102,8 @@ export class HostEndpointApi {
   }
 
   async create(hep: HostEndpoint): Promise<HostEndpoint> {
-    const body = toWire({ ...hep, metadata: { ...hep.metadata, resourceVersion: undefined } as HostEndpoint['metadata'] }, this.calico);
-    delete body.metadata.resourceVersion;
+    const body = toWire(hep, this.calico);
+    delete body.metadata.resourceVersion; // a create with a resourceVersion is refused
     return this.fromWire(await this.#api.create(this.path, body));
   }
 

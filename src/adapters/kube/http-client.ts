@@ -184,7 +184,16 @@ interface Opened {
 }
 
 export class HttpApiClient implements ApiClient {
-  readonly #o: Required<Omit<HttpApiClientOptions, 'userAgent'>> & { userAgent: string };
+  readonly #o: {
+    readonly credentials: CredentialSource;
+    readonly observer: ApiObserver;
+    readonly requestTimeoutMs: number;
+    readonly watchMarginMs: number;
+    readonly maxLineBytes: number;
+    readonly maxBodyBytes: number;
+    readonly idleTimeoutMs: number;
+    readonly userAgent: string;
+  };
   #pool: { key: string; agent: HttpAgent } | undefined;
   #poolsCreated = 0;
 
