@@ -77,19 +77,16 @@ const renameMap = z.record(z.string(), z.string()).superRefine((renames, ctx) =>
 });
 
 /**
- * The one rule for interval bounds: the longest delay the agent waits for an interval must fit a
- * Node.js timer (2^31-1 ms, about 24.8 days). A longer delay is not clamped by
- * Node.js but replaced by 1 ms, so a 30-day interval would fire every millisecond; such a value is
- * rejected here, naming the field, rather than silently changed. Every `*Seconds` key goes through
- * `seconds()`.
+ * The one rule for interval bounds: at most a year. The agent's clock (src/core/clock.ts) re-arms
+ * delays longer than a Node.js timer holds (2^31-1 ms, about 24.8 days), so a 30-day interval waits
+ * 30 days instead of firing every millisecond; beyond a year a value is far more likely a unit
+ * mistake (milliseconds written as seconds) than an intent, so it is rejected, naming the field.
+ * Every `*Seconds` key goes through `seconds()`.
  */
-export const TIMER_MAX_MS = 2 ** 31 - 1;
-export const TIMER_MAX_SECONDS = Math.floor(TIMER_MAX_MS / 1000);
+export const INTERVAL_MAX_SECONDS = 365 * 86_400;
 
-const seconds = (min: number) => {
-  const max = TIMER_MAX_SECONDS;
-  return z.number().int().min(min).max(max, `must be at most ${max}: 2^31-1 ms is the longest a timer can wait`);
-};
+const seconds = (min: number) =>
+  z.number().int().min(min).max(INTERVAL_MAX_SECONDS, `must be at most ${INTERVAL_MAX_SECONDS} (a year)`);
 
 export const configSchema = z.strictObject({
   /** The Node this agent serves; normally from the NODE_NAME environment variable. */
