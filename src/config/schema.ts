@@ -2,13 +2,27 @@
 // zod gives us strict objects (unknown keys are errors), defaults, and issue paths that name the field.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { globError } from '../core/globs.ts';
+import { anyGlob, globError } from '../core/globs.ts';
 import { isCidr } from '../core/ip.ts';
 import { DNS1123_SUBDOMAIN_MAX, isDns1123Subdomain, labelKeyError, labelValueError } from '../core/k8s-names.ts';
 import { isReservedLabelKey } from '../core/ownership.ts';
 import { DEFAULT_MAX_DELETE_FRACTION } from '../core/reconcile.ts';
 import { POLICY_GUARD_MODES, type PolicyGuardConfig, type PolicyGuardMode } from '../core/policy/guard.ts';
 import { DEFAULT_METRICS_PORT, DEFAULT_PROFILES } from './defaults.ts';
+
+/**
+ * Interface names of every shape Linux allows (1-15 bytes, any of letters, digits, `_`, `-`, `.`,
+ * at the start and the end): an exclude list matching all of them (`*`, `?*`, `{*,x}`, `[a-z]*`
+ * with `[!a-z]*`, ...) leaves no interface selected, as an exclude of "*" does.
+ */
+const PROBE_INTERFACE_NAMES = ['a', 'Z', '0', '_', '-', '.x', 'x.', 'eth0', 'ens3f0np0', 'bond0.100', 'br-ex', 'Eth_Uplink.10A', 'A.b_C.d_E.f_G.h', '123456789012345'];
+
+function excludesEveryInterface(globs: readonly string[]): boolean {
+  if (globs.some((g) => /^\*+$/.test(g))) return true;
+  if (globs.some((g) => globError(g) !== undefined)) return false; // reported on the glob itself
+  const matches = anyGlob(globs);
+  return PROBE_INTERFACE_NAMES.every((n) => matches(n));
+}
 
 /** A glob picomatch compiles as a glob: a malformed one (`eth[0`) would silently match only itself. */
 const glob = z.string().min(1, 'must not be empty').superRefine((g, ctx) => {
@@ -99,7 +113,11 @@ export const configSchema = z.strictObject({
       include: z.array(glob).min(1, 'must list at least one glob: an empty include selects no interface (to stop managing HEPs, uninstall the agent and run prune)').default(['*']),
       exclude: z
         .array(glob)
-        .refine((globs) => !globs.some((g) => /^\*+$/.test(g)), { message: 'excludes every interface ("*"): that would delete every HEP of the node' })
+        .superRefine((globs, ctx) => {
+          if (!excludesEveryInterface(globs)) return;
+          const shown = globs.map((g) => JSON.stringify(g)).join(', ');
+          ctx.addIssue({ code: 'custom', message: `excludes every interface (${shown}): that would delete every HEP of the node` });
+        })
         .default([]),
       /** Also exclude Calico's list of non-host interfaces (docker*, cali*, veth*, lo, ...). */
       useDefaultExcludes: z.boolean().default(true),

@@ -106,6 +106,15 @@ describe('validation gaps of issue 12, each naming the field', () => {
     assert.match(configError(() => validateConfig({ interfaces: { exclude: ['eth9', '*'] } })), /interfaces\.exclude: excludes every interface/);
   });
 
+  test('an exclude that matches every interface name without being "*" is the same config error', () => {
+    // Each of these (alone or together) excludes every name Linux allows, so every HEP would go.
+    for (const exclude of [['?*'], ['{*,x}'], ['*?'], ['[a-z]*', '[A-Z0-9_.-]*'], ['eth0', '**?**']]) {
+      assert.match(configError(() => validateConfig({ interfaces: { exclude } })), /interfaces\.exclude: excludes every interface/, exclude.join(' '));
+    }
+    // Globs that leave some interfaces selected stay valid.
+    for (const exclude of [['e*'], ['?'], ['[a-z]*'], ['*[0-9]'], ['eth*', 'ens*', 'bond*']]) validateConfig({ interfaces: { exclude } });
+  });
+
   test('server.address must be an IP address', () => {
     for (const a of ['0.0.0.0', '127.0.0.1', '::', '::1']) assert.equal(validateConfig({ server: { address: a } }).server.address, a);
     for (const a of ['localhost', '127.1', '0.0.0.0:9808', '']) {
