@@ -297,8 +297,14 @@ export class Reflector<T extends Named> {
         {
           signal: abort.signal,
           onConnected: () => {
+            const e = this.#lastError;
+            const recovered = e !== undefined && ((e.code === 0 && e.reason !== 'EmptyWatch') || e.code === 429 || e.code >= 500);
             this.#lastProgressAt = clock.now();
             this.#lastError = undefined;
+            // The API answers again after an outage (no response, 429, 5xx): a change held back by the
+            // work loop's backoff may go now (a cluster change jumps the backoff) instead of waiting
+            // out a backoff grown during the outage.
+            if (recovered) this.#d.onChange(this.#spec.resource, `${this.#spec.resource} reconnected`);
           },
         },
       );

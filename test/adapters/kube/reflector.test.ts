@@ -100,6 +100,25 @@ test('a watch that closes at once without events is a failure and backs off; con
   await factory.stopAll();
 });
 
+test('a watch that connects again after failures reports it, so a change held back during an outage can go at once', async () => {
+  const { api, clock, changes, r, factory } = setup();
+  r.start();
+  await clock.advance(0);
+  api.failNext('watch', 4, () => failure(0));
+  api.put(PATH, hep('x'));
+  await clock.advance(0);
+  api.closeWatches(); // a clean close; the next four watches get no response
+  await clock.advance(60_000);
+  assert.equal(r.stats.failures, 4);
+  assert.equal(changes.filter((c) => c === 'hostendpoints reconnected').length, 1, changes.join(', '));
+  api.put(PATH, hep('y'));
+  await clock.advance(0);
+  api.closeWatches(); // a normal server-side close is no recovery
+  await clock.advance(0);
+  assert.equal(changes.filter((c) => c === 'hostendpoints reconnected').length, 1);
+  await factory.stopAll();
+});
+
 test('a persistent 410 relists with backoff, not in a loop', async () => {
   const { api, clock, r, factory } = setup();
   api.watchMode = 'expired';
