@@ -59,6 +59,10 @@ ENV NODE_ENV=production
 USER 65532:65532
 EXPOSE 9808
 # ---- NODE FLAGS: the one place for Node/V8 flags, between "node" and the bundle. ----
-# Chosen by measurement (docs/benchmarks.md); none yet.
-ENTRYPOINT ["node", "/app/calico-hep-agent.mjs"]
+# Chosen by measurement (docs/benchmarks.md, "Footprint on the integrated build"): --lite-mode runs
+# V8's interpreter only (-9 MiB RSS; no JIT, so CPU-heavy work is slower, and no WebAssembly: fetch/undici
+# and Node's type stripping fail under it; the bundle uses neither, test/deploy/bundle.test.ts checks it);
+# --max-semi-space-size=1 caps the young generation (-2.7 MiB without --lite-mode, ~0 with it; no
+# measurable CPU cost). Not --max-old-space-size: it would turn a large list answer into a crash.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--lite-mode", "/app/calico-hep-agent.mjs"]
 CMD ["run"]

@@ -63,6 +63,10 @@ const CASES: Record<string, string> = {
 const BUNDLED: Record<string, string> = {
   'zod, classic API (src/config/schema.ts)': "import { z } from 'zod'; const s = z.strictObject({ a: z.string().min(1), b: z.array(z.number()).optional(), c: z.record(z.string(), z.string()) }); s.parse({ a: 'x', c: {} });",
   'zod/mini': "import * as z from 'zod/mini'; const s = z.strictObject({ a: z.string().check(z.minLength(1)), b: z.optional(z.array(z.number())), c: z.record(z.string(), z.string()) }); s.parse({ a: 'x', c: {} });",
+  // What the schema module imports besides zod (node:net, the core's name/glob/CIDR checks, the guard's modes):
+  // the schema row minus this one is what zod and the schema's own objects cost.
+  'the core modules src/config/schema.ts imports, without zod': "import { isIP } from 'node:net'; import { POLICY_GUARD_MODES } from './src/core/policy/guard.ts'; import { DEFAULT_MAX_DELETE_FRACTION } from './src/core/reconcile.ts'; import { isDns1123Subdomain } from './src/core/k8s-names.ts'; import { globError } from './src/core/globs.ts'; import { isCidr } from './src/core/ip.ts'; void [isIP, POLICY_GUARD_MODES, DEFAULT_MAX_DELETE_FRACTION, isDns1123Subdomain, globError, isCidr];",
+  "the agent's config schema (src/config/schema.ts on zod/mini, English messages), one parse": "import { configSchema } from './src/config/schema.ts'; import en from 'zod/v4/locales/en.js'; configSchema.parse({}, { error: en().localeError });",
   'prom-client (Registry, counters, histograms; no default metrics)': "import { Registry, Counter, Histogram } from 'prom-client'; const r = new Registry(); new Counter({ name: 'a_total', help: 'a', registers: [r] }).inc(); new Histogram({ name: 'b', help: 'b', registers: [r] }).observe(1); await r.metrics();",
   'pino (JSON lines to stdout)': "import { pino } from 'pino'; pino({ level: 'info' }, process.stderr);",
   yaml: "import { parse, stringify } from 'yaml'; stringify(parse('a: 1'));",

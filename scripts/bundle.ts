@@ -83,6 +83,9 @@ export const FORBIDDEN_INPUTS: readonly RegExp[] = [
   /node_modules\/prom-client\/lib\/defaultMetrics/,
   /node_modules\/prom-client\/lib\/(cluster|pushgateway)/,
   /node_modules\/thread-stream\//,
+  // zod's classic API (+14 MiB RSS) and its 60 locales: the config schema is on zod/mini, English only.
+  /node_modules\/zod\/v4\/classic\//,
+  /node_modules\/zod\/v4\/locales\/(?!(en|index)\.js$)/, // index.js: re-exports, shaken to nothing
 ];
 
 const BUILTINS = new Set(builtinModules.flatMap((m) => (m.startsWith('node:') ? [m] : [m, `node:${m}`])));

@@ -26,7 +26,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { crc32, createInflateRaw } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import { configSchema } from '../src/config/schema.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -1,8 +1,13 @@
 // Reads, merges and validates the configuration once, at start. Precedence: flags > environment > file > defaults.
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { configSchema, type Config } from './schema.ts';
+
+// zod/mini carries no messages of its own ("Invalid input"); the English ones are handed to each parse
+// (not set globally with z.config), so an unmessaged issue still reads "Invalid option: expected one of ...".
+const english = en().localeError;
 
 /** An invalid configuration. The message names the field (and the rule, for label rules). */
 export class ConfigError extends Error {
@@ -53,7 +58,7 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, origins: Origins
 
 /** Validates a parsed config document (an object from YAML) and fills in defaults. */
 export function validateConfig(input: unknown, source = 'config', origins: Origins = {}): Config {
-  const result = configSchema.safeParse(input ?? {});
+  const result = configSchema.safeParse(input ?? {}, { error: english });
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `  ${describeIssue(i, input, origins)}`);
   throw new ConfigError(`invalid ${source}:\n${lines.join('\n')}`);

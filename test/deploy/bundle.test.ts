@@ -1,5 +1,5 @@
 // The esbuild bundle the image runs: it must hold none of client-node's generated API classes and
-// models, no undici, no second YAML parser and no prom-client default metrics (scripts/bundle.ts),
+// models, no undici, no second YAML parser, no prom-client default metrics and no zod classic API (scripts/bundle.ts),
 // and what remains of client-node (KubeConfig) must still load a kubeconfig and talk to a server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -49,4 +49,20 @@ test('the bundle loads a kubeconfig with client-node and reads the Node over the
   const missing = await run(process.execPath, [outfile, 'plan', '--kubeconfig', kubeconfig, '--node-name', 'ghost', '--output', 'json'], { env: {} });
   assert.match(missing.stderr, /Node "ghost" not found/);
   assert.ok(server.requests({ verb: 'get', resource: 'nodes' }).length >= 2);
+});
+
+test("the bundle uses neither WebAssembly nor fetch, and runs under the image's V8 flags (--lite-mode disables WebAssembly)", async () => {
+  const dockerfile = await readFile(new URL('../../Dockerfile', import.meta.url), 'utf8');
+  const entry = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  const v8Flags = entry.slice(1, -1);
+  const text = await readFile(outfile, 'utf8');
+  assert.doesNotMatch(text, /\bWebAssembly\b/);
+  assert.doesNotMatch(text, /(?<![\w.$])fetch\(/);
+  const kubeconfig = join(dir, 'kubeconfig-flags');
+  await server.writeKubeconfig(kubeconfig);
+  const missing = await run(process.execPath, [...v8Flags, outfile, 'plan', '--kubeconfig', kubeconfig, '--node-name', 'ghost', '--output', 'json'], { env: {} }).catch((e: { stderr: string }) => e);
+  assert.match(missing.stderr, /Node "ghost" not found/);
+  const bad = await run(process.execPath, [...v8Flags, outfile, 'run', '--node-name', 'Bad_Name'], { env: {} }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((bad as { code?: number }).code, 2);
+  assert.match(bad.stderr, /nodeName \(from the command line\): must be a lowercase DNS-1123 subdomain/);
 });

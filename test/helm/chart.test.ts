@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import { validateConfig } from '../../src/config/load.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { CHART, ROOT, configJsonSchema, staleDerived, valuesDocs } from '../../scripts/helm-tools.ts';
@@ -17,11 +17,11 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 const read = (path: string) => readFile(join(CHART, path), 'utf8');
 
 /** Every key path of the agent's config schema, down to leaves (records and arrays are leaves). */
-function schemaKeyPaths(schema: z.ZodType, prefix = ''): string[] {
+function schemaKeyPaths(schema: z.ZodMiniType, prefix = ''): string[] {
   let node = schema as unknown as { _zod: { def: Obj } };
   while (['default', 'prefault', 'optional', 'nullable'].includes(node._zod.def['type'] as string)) node = node._zod.def['innerType'];
   if (node._zod.def['type'] !== 'object') return prefix === '' ? [] : [prefix];
-  return Object.entries(node._zod.def['shape'] as Record<string, z.ZodType>).flatMap(([k, v]) => schemaKeyPaths(v, prefix === '' ? k : `${prefix}.${k}`));
+  return Object.entries(node._zod.def['shape'] as Record<string, z.ZodMiniType>).flatMap(([k, v]) => schemaKeyPaths(v, prefix === '' ? k : `${prefix}.${k}`));
 }
 
 function valueKeyPaths(value: unknown, prefix = ''): string[] {
