@@ -27,7 +27,7 @@ import { nodeObject, startServer, type StandaloneServer } from './lib/fake-serve
 import { fmtSummary, summarize } from './lib/stats.ts';
 
 const f = flags();
-const RUNS = f.quick ? 3 : 10;
+const RUNS = f.quick ? 3 : 20;
 const CONFLICTS = f.quick ? 10 : 50;
 const OTHERS = 20_000;
 const HEPS = '/apis/projectcalico.org/v3/hostendpoints';
