@@ -27,7 +27,7 @@ import { nodeObject, startServer, type StandaloneServer } from './lib/fake-serve
 import { fmtSummary, summarize } from './lib/stats.ts';
 
 const f = flags();
-const RUNS = f.quick ? 3 : 10;
+const RUNS = f.quick ? 3 : 20;
 const CONFLICTS = f.quick ? 10 : 50;
 const OTHERS = 20_000;
 const HEPS = '/apis/projectcalico.org/v3/hostendpoints';
@@ -35,14 +35,18 @@ const HEPS = '/apis/projectcalico.org/v3/hostendpoints';
 const now = (): number => performance.now();
 
 /** Counts the bytes of every answer the agent read (the JSON of what the client returned). */
-function counting(inner: ApiClient): ApiClient & { bytes: number; byPath: Map<string, number> } {
+function counting(inner: ApiClient): ApiClient & { bytes: number; byPath: Map<string, number>; timeline: string[]; t0: number } {
   const add = (key: string, n: number): void => {
     c.bytes += n;
     c.byPath.set(key, (c.byPath.get(key) ?? 0) + n);
+    c.timeline.push(`${(now() - c.t0).toFixed(1)} ${key} ${n}`);
   };
   const c = {
     bytes: 0,
     byPath: new Map<string, number>(),
+    /** ms since t0, what was read (BENCH_DEBUG prints it) */
+    timeline: [] as string[],
+    t0: now(),
     async get(path: string, o?: never) {
       const r = await inner.get(path, o);
       add(`get ${path}`, JSON.stringify(r).length);
@@ -53,7 +57,12 @@ function counting(inner: ApiClient): ApiClient & { bytes: number; byPath: Map<st
       add(`list ${path} ${q?.labelSelector ?? ''}`, JSON.stringify(r.items).length);
       return r;
     },
-    create: inner.create.bind(inner),
+    async create(path: string, body: never, o?: never) {
+      c.timeline.push(`${(now() - c.t0).toFixed(1)} create ${path} sent`);
+      const r = await inner.create(path, body, o);
+      c.timeline.push(`${(now() - c.t0).toFixed(1)} create ${path} answered`);
+      return r;
+    },
     replace: inner.replace.bind(inner),
     patch: inner.patch.bind(inner),
     delete: inner.delete.bind(inner),
@@ -64,7 +73,7 @@ function counting(inner: ApiClient): ApiClient & { bytes: number; byPath: Map<st
       }, o);
     },
   };
-  return c as unknown as ApiClient & { bytes: number; byPath: Map<string, number> };
+  return c as unknown as ApiClient & { bytes: number; byPath: Map<string, number>; timeline: string[]; t0: number };
 }
 
 function hep(name: string, node: string, iface: string, labels: Record<string, string>) {
@@ -149,6 +158,7 @@ await main(async (cleanups) => {
       await server.admin.seed(nodeObject(nodeName, { role: 'worker', 'kubernetes.io/hostname': nodeName }) as never);
       const a = startAgent(server, nodeName);
       const start = now();
+      a.api.t0 = start;
       a.agent.start();
       await until(async () => (await exists(server, `${nodeName}-eth0`)) && (await exists(server, `${nodeName}-eth1`)), 30_000, `${nodeName} HEPs`);
       cold[label]!.push(now() - start);
@@ -156,7 +166,7 @@ await main(async (cleanups) => {
       await server.call('GET', `${HEPS}?labelSelector=${encodeURIComponent('calico-hep-agent.io/node=nobody')}&limit=500`);
       serverList[label]!.push(now() - tl);
       bytes[label]!.push(a.api.bytes);
-      if (process.env['BENCH_DEBUG']) log(`${label}: ${JSON.stringify([...a.api.byPath])}`);
+      if (process.env['BENCH_DEBUG']) log(`${label}: ${JSON.stringify([...a.api.byPath])}\n  ${a.api.timeline.join('\n  ')}`);
       await a.stop();
     }
   }

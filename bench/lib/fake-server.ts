@@ -30,7 +30,9 @@ export async function startServer(opts: { bookmarkIntervalMs?: number; watchHist
   if (opts.paging === false) args.push('--no-paging');
   if (opts.bookmarkIntervalMs !== undefined) args.push('--bookmark-interval-ms', String(opts.bookmarkIntervalMs));
   if (opts.watchHistory !== undefined) args.push('--watch-history', String(opts.watchHistory));
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // HEPBENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") adds Node flags to the server process.
+  const extra = (process.env['HEPBENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, ['--max-old-space-size=4096', ...extra, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const rl = createInterface({ input: child.stdout! });
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('fake API server did not start within 30 s')), 30_000);

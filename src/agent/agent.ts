@@ -69,7 +69,10 @@ const MAX_CONFLICT_RETRIES = 5;
 const STUCK_AFTER_MS = 2 * 660_000;
 /** The `ip monitor` supervisor down this long (not merely restarting) fails /healthz. */
 const MONITOR_DOWN_MS = 120_000;
-/** Writes to one HEP: two in a row are free, then each waits (another writer is fighting us). */
+/**
+ * Rewrites of one HEP with the same content: two in a row are free, then each waits (another writer
+ * keeps undoing ours). A write of new content (the kernel or the Node changed) starts a new streak.
+ */
 const FIGHT = { baseMs: 1_000, maxMs: 300_000, resetAfterMs: 600_000, free: 2 };
 /** A HEP read by name after a 409 stands in for the view until the watch shows it, at most this long. */
 const LOOKUP_TTL_MS = 60_000;
@@ -78,6 +81,15 @@ interface Fight {
   count: number;
   lastAt: number;
   notBefore: number;
+  /** What the last write wrote (labels, annotations, owners, spec; or "delete"). */
+  content: string;
+}
+
+/** The content a write puts in the cluster, without the server-owned fields that change on every write. */
+function writtenContent(action: Action): string {
+  if (action.type === 'delete') return 'delete';
+  const { metadata, spec } = action.object;
+  return JSON.stringify(['put', metadata.labels ?? {}, metadata.annotations ?? {}, metadata.ownerReferences ?? [], spec]);
 }
 
 export class Agent {
@@ -482,7 +494,7 @@ export class Agent {
         }
         done.push(action);
         this.#lookups.delete(name);
-        this.#recordWrite(name, now);
+        this.#recordWrite(name, writtenContent(action), now);
         metrics.repaired(action.repairs.kind);
         logger.info({ action: action.type, hostEndpoint: name, drift: action.repairs.kind, ...what }, `${action.type}d HostEndpoint`);
         this.#d.events.wrote(action);
@@ -518,10 +530,13 @@ export class Agent {
     }
   }
 
-  /** Counts writes per HEP; from the third in a streak on, the next one waits with growing backoff. */
-  #recordWrite(name: string, now: number): void {
+  /**
+   * Counts rewrites of the same content per HEP; from the third in a streak on, the next one waits with
+   * growing backoff. New content (our desired state changed) is not a fight: the streak restarts.
+   */
+  #recordWrite(name: string, content: string, now: number): void {
     let f = this.#fights.get(name);
-    if (f === undefined || now - f.lastAt >= FIGHT.resetAfterMs) f = { count: 0, lastAt: now, notBefore: now };
+    if (f === undefined || now - f.lastAt >= FIGHT.resetAfterMs || f.content !== content) f = { count: 0, lastAt: now, notBefore: now, content };
     f.count++;
     f.lastAt = now;
     f.notBefore = f.count < FIGHT.free ? now : now + backoffDelay(f.count - FIGHT.free + 1, FIGHT, this.#random());

@@ -287,6 +287,23 @@ describe('conflicts, ownership and modes', () => {
     }
   });
 
+  test('our own successive changes to one HEP are not a fight: each is written without backoff', async () => {
+    const s = await setup();
+    try {
+      await s.h.until('created', () => s.hep('n1-eth0'));
+      // An address that comes and goes on eth0, ten times: each change is new content for n1-eth0.
+      for (let i = 0; i < 10; i++) {
+        const ips = i % 2 === 0 ? ['192.0.2.10/24', '192.0.2.99/24'] : ['192.0.2.10/24'];
+        s.h.setInterfaces([iface('eth0', ips), iface('eth1', ['198.51.100.10/24'])]);
+        const want = ips.map((a) => a.split('/')[0]!).join(',');
+        // One debounce (100 ms) and a little: no backoff of seconds in between.
+        await s.h.until(`change ${i} written`, () => s.hep('n1-eth0')?.spec.expectedIPs?.join(',') === want, 500);
+      }
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('with adopt: true it is taken over in place, keeping its name', async () => {
     const s = await setup({ seed: [handWritten], config: { adopt: true } });
     try {

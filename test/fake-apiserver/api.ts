@@ -61,7 +61,7 @@ export class Api {
     const fields = parseFieldSelector(q.get('fieldSelector'), t.fieldLabels);
     const gr = groupResource(t);
     let rv = this.store.resourceVersion;
-    let items: KubeObject[];
+    let snapshotRv: number | undefined; // undefined: the current state
     let after = '';
     const cont = q.get('continue');
     if (cont) {
@@ -71,7 +71,7 @@ export class Api {
         throw errors.gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.');
       }
       rv = tok.rv; after = tok.start;
-      items = this.store.snapshot(gr, rv);
+      snapshotRv = rv;
     } else {
       const want = q.get('resourceVersion');
       const match = q.get('resourceVersionMatch');
@@ -83,13 +83,15 @@ export class Api {
         if (match === 'Exact') {
           if (n < this.store.oldestResourceVersion) throw errors.gone(`The resourceVersion for the provided list is too old.`);
           rv = n;
-          items = this.store.snapshot(gr, n);
-        } else items = this.store.list(gr);
-      } else items = this.store.list(gr);
+          snapshotRv = n;
+        }
+      }
     }
-    items = items.filter((o) => (ns === undefined || o.metadata.namespace === ns) && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
     const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-    if (after) items = items.filter((o) => key(o) > after);
+    // Filter first, on the stored objects, as kube-apiserver's watch cache does: objects that do not
+    // match are neither copied nor serialised; only the page handed out is copied.
+    let items = this.store.select(gr, snapshotRv, (o) => (ns === undefined || o.metadata.namespace === ns)
+      && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o) && (after === '' || key(o) > after));
     const limit = this.opts.paging === false ? 0 : Number(q.get('limit') ?? 0);
     const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
     if (limit > 0 && items.length > limit) {
@@ -97,6 +99,7 @@ export class Api {
       metadata.remainingItemCount = items.length - limit;
       items = items.slice(0, limit);
     }
+    items = items.map(clone);
     // Built-in lists omit each item's apiVersion/kind on the wire; custom resource lists carry them.
     const out = items.map((o) => (t.custom ? this.withType(t, o) : stripType(o)));
     return { code: 200, body: { apiVersion: groupVersion(t), kind: `${t.kind}List`, metadata, items: out } };

@@ -49,11 +49,31 @@ export class Store {
     return o && clone(o);
   }
 
-  list(gr: string, ns?: string): KubeObject[] {
-    const b = this.objects.get(gr);
-    if (!b) return [];
-    return [...b.entries()].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0))
-      .map(([, o]) => o).filter((o) => ns === undefined || (o.metadata.namespace ?? '') === ns).map(clone);
+  /** Copies of the objects of `gr` (in `ns`, if given) that `match` accepts, in key order. */
+  list(gr: string, ns?: string, match?: (o: KubeObject) => boolean): KubeObject[] {
+    return this.select(gr, undefined, (o) => (ns === undefined || (o.metadata.namespace ?? '') === ns) && (match === undefined || match(o))).map(clone);
+  }
+
+  /**
+   * The STORED objects of `gr` that `match` accepts, at `rv` (default: now), in key order — not
+   * copies: the caller must not mutate them and must clone what it hands out. Like kube-apiserver's
+   * watch cache, a selective read is a scan that copies, sorts and serialises only what matches.
+   */
+  select(gr: string, rv: number | undefined, match: (o: KubeObject) => boolean): KubeObject[] {
+    let entries: Iterable<[string, KubeObject]>;
+    if (rv === undefined || rv >= this.rvCounter) entries = this.objects.get(gr)?.entries() ?? [];
+    else {
+      const later = this.eventsSince(rv, gr);
+      const state = new Map<string, KubeObject>(this.objects.get(gr)?.entries() ?? []);
+      for (const e of later.reverse()) {
+        const k = key(e.object.metadata.namespace, e.object.metadata.name!);
+        if (e.prev) state.set(k, e.prev); else state.delete(k);
+      }
+      entries = state.entries();
+    }
+    const hits: [string, KubeObject][] = [];
+    for (const [k, o] of entries) if (match(o)) hits.push([k, o]);
+    return hits.sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0)).map(([, o]) => o);
   }
 
   /** All (gr, object) pairs; used by the garbage collector to find dependents. */
@@ -88,17 +108,9 @@ export class Store {
     return this.history.filter((e) => e.rv > rv && (gr === undefined || e.gr === gr));
   }
 
-  /** The objects of `gr` as they were at `rv`, rebuilt by undoing later events; 410 if compacted away. */
-  snapshot(gr: string, rv: number): KubeObject[] {
-    if (rv >= this.rvCounter) return this.list(gr);
-    const later = this.eventsSince(rv, gr);
-    const state = new Map<string, KubeObject>();
-    for (const o of this.objects.get(gr)?.values() ?? []) state.set(key(o.metadata.namespace, o.metadata.name!), o);
-    for (const e of later.reverse()) {
-      const k = key(e.object.metadata.namespace, e.object.metadata.name!);
-      if (e.prev) state.set(k, e.prev); else state.delete(k);
-    }
-    return [...state.entries()].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0)).map(([, o]) => clone(o));
+  /** Copies of the objects of `gr` as they were at `rv` (that `match` accepts), rebuilt by undoing later events; 410 if compacted away. */
+  snapshot(gr: string, rv: number, match: (o: KubeObject) => boolean = () => true): KubeObject[] {
+    return this.select(gr, rv, match).map(clone);
   }
 
   /** Drops history up to `rv` (default: everything), like etcd compaction: older watches/lists get 410. */

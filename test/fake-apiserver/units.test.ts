@@ -151,4 +151,22 @@ describe('store', () => {
     for (let i = 0; i < 20; i++) s.commit('MODIFIED', 'nodes', { metadata: { name: 'a', labels: { i: String(i) } } });
     assert.equal(code(() => s.eventsSince(s.resourceVersion - 15)), 410, 'history is bounded');
   });
+
+  it('filters before copying: a selective list or snapshot reads every object but copies only the matches, in key order', () => {
+    const s = new Store(100);
+    for (const n of ['c', 'a', 'b', 'd']) s.commit('ADDED', 'nodes', { metadata: { name: n, labels: { keep: n === 'd' ? 'no' : 'yes' } } });
+    const rv = s.resourceVersion;
+    s.commit('MODIFIED', 'nodes', { metadata: { name: 'a', labels: { keep: 'no' } } });
+    const seen: string[] = [];
+    const keep = (o: KubeObject) => { seen.push(o.metadata.name!); return o.metadata.labels?.['keep'] === 'yes'; };
+    assert.deepEqual(s.list('nodes', undefined, keep).map((o) => o.metadata.name), ['b', 'c']);
+    assert.equal(seen.length, 4, 'the predicate sees each stored object once');
+    assert.deepEqual(s.snapshot('nodes', rv, keep).map((o) => o.metadata.name), ['a', 'b', 'c'], 'the snapshot filters the state at rv');
+    // select hands out the stored objects themselves (no copy); list and snapshot hand out copies.
+    const stored = s.select('nodes', undefined, keep);
+    assert.equal(stored[0], s.select('nodes', undefined, keep)[0]);
+    const copy = s.list('nodes', undefined, keep)[0]!;
+    copy.metadata.labels = { keep: 'mutated' };
+    assert.equal(s.get('nodes', 'b')?.metadata.labels?.['keep'], 'yes', 'mutating a listed copy leaves the store alone');
+  });
 });

@@ -80,7 +80,7 @@ export class Watches {
     let backlog: StoreEvent[] = [];
     let synthetic: KubeObject[] = [];
     if (rvParam === '' || rvParam === '0' || initial) {
-      synthetic = this.store.list(gr).filter(match);
+      synthetic = this.store.list(gr, undefined, match); // filtered before copying
     } else {
       const n = Number(rvParam);
       try {
