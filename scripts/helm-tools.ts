@@ -28,6 +28,7 @@ import { crc32, createInflateRaw } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod/mini';
 import { configSchema } from '../src/config/schema.ts';
+import { errorMessage, asError } from '../src/core/error-message.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const CHART = join(ROOT, 'deploy/helm/calico-hep-agent');
@@ -55,8 +56,8 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: nu
       [...args],
       { timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', cwd: opts.cwd },
       (err, stdout, stderr) => {
-        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(err); // spawn failure
-        const code = err ? ((err as { code?: number | null }).code ?? null) : 0;
+        if (err !== null && typeof err.code === 'string') return reject(asError(err)); // spawn failure (an Error at run time; the type's Omit<> lost that)
+        const code = err === null ? 0 : (err.code ?? null);
         resolve({ stdout, stderr, code: typeof code === 'number' ? code : null });
       },
     );
@@ -412,7 +413,7 @@ async function main(argv: string[]): Promise<number> {
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
-    (err: unknown) => { console.error(err instanceof Error ? err.message : String(err)); process.exitCode = 1; },
+    (err: unknown) => { console.error(errorMessage(err)); process.exitCode = 1; },
   );
 }
 

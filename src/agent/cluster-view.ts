@@ -190,7 +190,7 @@ export class ClusterView {
    */
   required(): readonly Reflector<{ metadata: { name?: string | undefined } }>[] {
     const heps = [this.node, this.#managed, this.#unmanaged, this.#autoHeps];
-    return heps.filter((r) => r !== undefined) as Reflector<{ metadata: { name?: string | undefined } }>[];
+    return heps.filter((r) => r !== undefined);
   }
 
   /** The reflectors of what the policy guard reads (those started). */

@@ -8,6 +8,7 @@ import { readNodeFacts } from '../adapters/kube/nodes.ts';
 import { NO_OBSERVER } from '../adapters/kube/observer.ts';
 import type { NodeFacts } from '../core/desired.ts';
 import { parseLabelList } from './flags.ts';
+import { errorMessage } from '../core/error-message.ts';
 import type { CliIo } from './io.ts';
 
 const WITHOUT_CLUSTER = "to compute without a cluster, give the Node's labels: --node-labels key=value,... (e.g. --node-labels node-role.kubernetes.io/control-plane=)";
@@ -35,7 +36,7 @@ export async function nodeFactsForCli(name: string, labelFlag: string | undefine
   try {
     facts = await source.read(name);
   } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)} (API server ${source.server})\n  ${WITHOUT_CLUSTER}`);
+    throw new Error(`${errorMessage(err)} (API server ${source.server})\n  ${WITHOUT_CLUSTER}`, { cause: err });
   }
   if (facts === undefined) {
     io.stderr.write(`note: Node "${name}" not found at ${source.server}: computing HostEndpoints without Node labels; ${WITHOUT_CLUSTER}\n`);

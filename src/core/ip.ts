@@ -92,11 +92,11 @@ export function ipInCidr(ip: string, cidr: string): boolean {
   if (addr.kind() !== net.kind()) {
     // An IPv4-mapped IPv6 address matches an IPv4 range, as the kernel treats it.
     if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
-      return (addr as ipaddr.IPv6).toIPv4Address().match(range as [ipaddr.IPv4, number]);
+      return (addr as ipaddr.IPv6).toIPv4Address().match(range);
     }
     return false;
   }
-  return addr.match(range as [typeof addr, number]);
+  return addr.match(range);
 }
 
 /** Validates CIDR text, for config checks. */

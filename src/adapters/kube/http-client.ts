@@ -7,6 +7,7 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createHash } from 'node:crypto';
+import { asError, errorMessage } from '../../core/error-message.ts';
 import type {
   ApiClient,
   ApiFailure,
@@ -141,7 +142,7 @@ function statusFields(body: string): { reason?: string; message?: string } {
 function networkMessage(err: unknown, what: string): string {
   const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } };
   const code = typeof e.code === 'string' ? e.code : typeof e.cause?.code === 'string' ? e.cause.code : undefined;
-  const msg = typeof e.message === 'string' ? e.message : String(err);
+  const msg = errorMessage(err);
   const text = code !== undefined && !msg.includes(code) ? `${code}: ${msg}` : msg;
   return `${what}: ${text}`;
 }
@@ -314,7 +315,7 @@ export class HttpApiClient implements ApiClient {
       let pending: Buffer[] = [];
       let pendingBytes = 0;
       let done = false;
-      const finish = (err?: unknown) => {
+      const finish = (err?: Error) => {
         if (done) return;
         done = true;
         if (err === undefined) resolve();
@@ -340,7 +341,7 @@ export class HttpApiClient implements ApiClient {
         try {
           onEvent({ type: event.type as WatchEventType, object: event.object });
         } catch (err) {
-          finish(err);
+          finish(asError(err));
           return false;
         }
         return true;
@@ -425,7 +426,7 @@ export class HttpApiClient implements ApiClient {
       creds = await this.#o.credentials.current();
     } catch (err) {
       // A missing token file, a failing exec plugin: no request was sent.
-      throw new ApiError({ code: 0, reason: undefined, message: `${x.method} ${x.path}: no credentials: ${(err as Error)?.message ?? String(err)}`, retryAfterSeconds: undefined });
+      throw new ApiError({ code: 0, reason: undefined, message: `${x.method} ${x.path}: no credentials: ${errorMessage(err)}`, retryAfterSeconds: undefined });
     }
     const base = new URL(creds.server);
     const plain = base.protocol === 'http:';
@@ -444,7 +445,7 @@ export class HttpApiClient implements ApiClient {
     const what = `${x.method} ${x.path}`;
     return new Promise((resolve, reject) => {
       let settled = false;
-      const fail = (err: unknown) => {
+      const fail = (err: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
@@ -556,7 +557,7 @@ export class HttpApiClient implements ApiClient {
       code,
       reason: status.reason,
       message: status.message ?? `HTTP ${code}${res.statusMessage ? ` ${res.statusMessage}` : ''}`,
-      retryAfterSeconds: parseRetryAfter(Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader),
+      retryAfterSeconds: parseRetryAfter(retryAfterHeader),
     });
   }
 

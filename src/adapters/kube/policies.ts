@@ -33,7 +33,7 @@ export class CalicoPolicyApi {
   async listGlobalNetworkPolicies(): Promise<{ items: RawObject[]; resourceVersion: string }> {
     const items: RawObject[] = [];
     let continueToken: string | undefined;
-    let resourceVersion = '';
+    let resourceVersion: string;
     do {
       const page = await this.#api.list(this.globalNetworkPoliciesPath, { limit: 500, continue: continueToken });
       for (const item of page.items) items.push(asPolicy(item));
@@ -97,7 +97,7 @@ export function asRawObject(raw: unknown): RawObject {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a Kubernetes object');
   const m = (raw as { metadata?: unknown }).metadata;
   if (m !== undefined && (m === null || typeof m !== 'object')) throw new Error('not a Kubernetes object: metadata is not an object');
-  return raw as RawObject;
+  return raw;
 }
 
 /**

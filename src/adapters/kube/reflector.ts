@@ -176,7 +176,7 @@ export class Reflector<T extends Named> {
     const { api } = this.#d;
     const fresh = new Map<string, T>();
     let continueToken: string | undefined;
-    let resourceVersion = '';
+    let resourceVersion: string;
     do {
       let page;
       try {
@@ -338,7 +338,7 @@ export class ReflectorFactory {
 
   create<T extends Named>(spec: ReflectorSpec<T>): Reflector<T> {
     const r = new Reflector<T>(spec, this.#deps);
-    this.#all.push(r as unknown as Reflector<Named>);
+    this.#all.push(r);
     return r;
   }
 

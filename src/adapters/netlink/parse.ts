@@ -57,7 +57,7 @@ function stringArray(obj: Record<string, Json>, key: string, where: string): str
   const v = obj[key];
   if (v === undefined) return [];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail(`${where}.${key}`, `expected an array of strings, got ${JSON.stringify(v)}`);
-  return [...(v as string[])];
+  return [...v];
 }
 
 const MAC_RE = /^[0-9a-f]{2}(?::[0-9a-f]{2})+$/i;

@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { DiscoveryError } from './errors.ts';
+import { errorMessage } from '../../core/error-message.ts';
 
 export interface RunIpOptions {
   /** Executable to run; default `ip`. */
@@ -65,7 +66,6 @@ export function runIp(args: readonly string[], opts: RunIpOptions): Promise<RunI
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let stderr = '';
-    let timer: ReturnType<typeof setTimeout> | undefined;
 
     let child: ReturnType<typeof spawn>;
     try {
@@ -76,7 +76,7 @@ export function runIp(args: readonly string[], opts: RunIpOptions): Promise<RunI
       });
     } catch (err) {
       // Synchronous failures: invalid arguments (e.g. a NUL byte in a namespace name).
-      reject(new DiscoveryError('spawn-failed', `could not run ${what}: ${(err as Error).message}`, { cause: err }));
+      reject(new DiscoveryError('spawn-failed', `could not run ${what}: ${errorMessage(err)}`, { cause: err }));
       return;
     }
 
@@ -101,7 +101,8 @@ export function runIp(args: readonly string[], opts: RunIpOptions): Promise<RunI
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-    timer = setTimeout(() => {
+    // Declared after `finish`, which clears it: nothing calls `finish` before this line runs (every caller is an event).
+    const timer = setTimeout(() => {
       failAndKill(
         new DiscoveryError(
           'timeout',

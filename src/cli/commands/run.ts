@@ -57,16 +57,16 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const client = apiClientFor(kc, metrics, { userAgent: `calico-hep-agent/${VERSION}` });
   const events = new NodeEventRecorder(client, nodeName, { logger, clock });
   const netns = values.netns;
-  let agent: Agent | undefined;
+  // The monitor starts in agent.start(), so its callback never runs before `agent` is initialised.
   const kernelEvents = new NetlinkMonitor({
-    onChange: (change) => agent?.kernelChanged(`netlink ${change.reason}`),
+    onChange: (change) => agent.kernelChanged(`netlink ${change.reason}`),
     netns,
     logger,
     // Pod churn (cali*, veth*) and other deselected links cause no work at all.
     linkFilter: interfaceNameFilter(config.interfaces),
     spawnPrefix: await deathSignalPrefix(),
   });
-  agent = new Agent({
+  const agent = new Agent({
     config,
     nodeName,
     api: client,

@@ -69,6 +69,11 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** Protocols that have ports (numorstring.Protocol.SupportsPorts): TCP, UDP, SCTP by name or number. */
+/** A field's value as it appears in a message: strings and numbers as they are, anything else as JSON. */
+function shown(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
+
 function supportsPorts(p: unknown): boolean {
   if (typeof p === 'number') return p === 6 || p === 17 || p === 132;
   return ['TCP', 'UDP', 'SCTP', 'tcp', 'udp', 'sctp'].includes(str(p));
@@ -114,7 +119,7 @@ function checkSelectorText(text: string, field: string, out: ValidationProblem[]
       out.push({ code: 'global-selector', field, message: `${field} uses global(), which Calico allows only in a rule's namespaceSelector`, calicoSource: field.startsWith('spec.') && !field.includes('[') ? CALICO_SOURCES.gnpGlobal : CALICO_SOURCES.entityGlobal });
     } else if (text.trim() !== 'global()') {
       // validateEntityRule: a namespaceSelector with global() must be exactly global().
-      let alone = false;
+      let alone: boolean;
       try {
         alone = parseSelector(text).ast.kind === 'global';
       } catch {
@@ -144,7 +149,7 @@ function checkEntity(e: Obj, field: string, protocol: unknown, out: ValidationPr
         out.push({ code: 'ports-without-protocol', field: `${field}.${key}`, message: `${field}.${key}: rules with numeric port or port range must set protocol to TCP or UDP or SCTP`, calicoSource: CALICO_SOURCES.ports });
       }
     } else if (!supportsPorts(protocol)) {
-      out.push({ code: 'ports-without-protocol', field: `${field}.${key}`, message: `${field}.${key}: protocol ${String(protocol)} has no ports; rules that specify ports must set protocol to TCP or UDP or SCTP`, calicoSource: CALICO_SOURCES.ports });
+      out.push({ code: 'ports-without-protocol', field: `${field}.${key}`, message: `${field}.${key}: protocol ${shown(protocol)} has no ports; rules that specify ports must set protocol to TCP or UDP or SCTP`, calicoSource: CALICO_SOURCES.ports });
     }
   }
 }
@@ -197,7 +202,7 @@ function checkRule(rule: Obj, field: string, direction: 'ingress' | 'egress', ou
         }
       }
       if (ipVersion !== undefined && ((v4 && ipVersion !== 4) || (v6 && ipVersion !== 6))) {
-        out.push({ code: 'ip-version-mismatch', field: f, message: `${f}: rule IP version doesn't match CIDR version (ipVersion ${String(ipVersion)})`, calicoSource: CALICO_SOURCES.nets });
+        out.push({ code: 'ip-version-mismatch', field: f, message: `${f}: rule IP version doesn't match CIDR version (ipVersion ${shown(ipVersion)})`, calicoSource: CALICO_SOURCES.nets });
       }
       if ((v4 && seen6) || (v6 && seen4) || (v4 && v6)) {
         out.push({ code: 'mixed-ip-versions', field: f, message: `${f}: the rule contains both IPv4 and IPv6 CIDRs; split it into one rule per IP version`, calicoSource: CALICO_SOURCES.nets });
@@ -209,7 +214,7 @@ function checkRule(rule: Obj, field: string, direction: 'ingress' | 'egress', ou
 
   if (rule['http'] !== undefined && rule['http'] !== null) {
     if (protocol !== undefined && protocol !== 'TCP' && protocol !== 6) {
-      out.push({ code: 'http-non-tcp', field: `${field}.http`, message: `${field}: rules with HTTP match must have protocol TCP or unset (protocol is ${String(protocol)})`, calicoSource: CALICO_SOURCES.http });
+      out.push({ code: 'http-non-tcp', field: `${field}.http`, message: `${field}: rules with HTTP match must have protocol TCP or unset (protocol is ${shown(protocol)})`, calicoSource: CALICO_SOURCES.http });
     }
     if (rule['action'] !== 'Allow') {
       out.push({ code: 'http-not-allow', field: `${field}.http`, message: `${field}: HTTP match is only valid on Allow rules`, calicoSource: CALICO_SOURCES.http });

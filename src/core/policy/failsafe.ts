@@ -46,6 +46,12 @@ interface FelixConfigLike {
   spec?: unknown;
 }
 
+/** metadata.name, or '' when it is missing or not a string. */
+function nameOf(c: FelixConfigLike): string {
+  const name = c.metadata?.name;
+  return typeof name === 'string' ? name : '';
+}
+
 /**
  * The node a FelixConfiguration layer is chosen for: its name (`node.<name>`) and, for
  * selector-scoped FelixConfigurations (Calico 3.32.1+), its labels. Calico matches `nodeSelector`
@@ -65,7 +71,7 @@ export interface FailsafeNode {
 function selectorScoped(configs: readonly FelixConfigLike[], labels: Readonly<Record<string, string>>): FelixConfigLike | undefined {
   const matches: { c: FelixConfigLike; name: string; created: string }[] = [];
   for (const c of configs) {
-    const name = String(c.metadata?.name ?? '');
+    const name = nameOf(c);
     if (name === 'default' || name.startsWith('node.')) continue;
     const spec = (c.spec ?? {}) as Record<string, unknown>;
     const text = spec['nodeSelector'];
@@ -95,14 +101,14 @@ function selectorScoped(configs: readonly FelixConfigLike[], labels: Readonly<Re
 export function failsafeFrom(configs: readonly FelixConfigLike[], node?: string | FailsafeNode): Failsafe {
   const nodeName = typeof node === 'string' ? node : node?.name;
   const labels = typeof node === 'object' ? node.labels : undefined;
-  const byName = new Map(configs.map((c) => [String(c.metadata?.name ?? ''), (c.spec ?? {}) as Record<string, unknown>]));
+  const byName = new Map(configs.map((c) => [nameOf(c), (c.spec ?? {}) as Record<string, unknown>]));
   // Lowest precedence first: later layers override earlier ones field by field.
   const layers: [string, Record<string, unknown>][] = [];
   const def = byName.get('default');
   if (def !== undefined) layers.push(['FelixConfiguration default', def]);
   if (labels !== undefined) {
     const scoped = selectorScoped(configs, labels);
-    if (scoped !== undefined) layers.push([`FelixConfiguration ${String(scoped.metadata?.name ?? '')} (nodeSelector)`, (scoped.spec ?? {}) as Record<string, unknown>]);
+    if (scoped !== undefined) layers.push([`FelixConfiguration ${nameOf(scoped)} (nodeSelector)`, (scoped.spec ?? {}) as Record<string, unknown>]);
   }
   const host = nodeName !== undefined ? byName.get(`node.${nodeName}`) : undefined;
   if (host !== undefined) layers.push([`FelixConfiguration node.${nodeName}`, host]);

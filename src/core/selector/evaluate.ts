@@ -15,9 +15,9 @@ function get(labels: Labels, key: string): string | undefined {
 
 export function compile(node: SelectorNode): Predicate {
   switch (node.kind) {
-    case 'all':
     // Calico evaluates global() as true; the namespace restriction it implies never excludes a
     // HostEndpoint, which is not namespaced.
+    case 'all':
     case 'global':
       return always;
     case 'has': {
