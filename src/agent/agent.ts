@@ -9,6 +9,7 @@
 //   view's policies, and their watch events add the key, so held writes are retried when they change;
 // - writes come back into the view through the watches; nothing mutates a reflector's cache.
 import type { ApiClient } from '../adapters/kube/api-client.ts';
+import { errorMessage } from '../core/error-message.ts';
 import { CalicoApiUnavailable, apiVersionOf, chooseCalicoApi, type CalicoApiGroup } from '../adapters/kube/calico-api.ts';
 import { toWire } from '../adapters/kube/hostendpoints.ts';
 import { ReflectorFactory, asFailure } from '../adapters/kube/reflector.ts';
@@ -218,10 +219,10 @@ export class Agent {
       if (report.changedSince !== undefined) metrics.converged(now - report.changedSince);
     } else if (report.result === 'error') {
       const err = report.error;
-      this.#lastError = err instanceof Error ? err.message : String(err);
+      this.#lastError = errorMessage(err);
       if (err instanceof CalicoApiUnavailable || (err instanceof RetryableError && err.forbidden)) this.#ready = false;
       const log = err instanceof RetryableError && err.forbidden ? logger.error.bind(logger) : logger.warn.bind(logger);
-      log({ err: this.#lastError, retryInMs: report.nextInMs }, 'reconcile failed');
+      log({ err, retryInMs: report.nextInMs }, 'reconcile failed');
     }
   }
 
@@ -257,8 +258,8 @@ export class Agent {
         this.#interfaces = await this.#d.discover();
       } catch (err) {
         this.#kernelDirty = true;
-        if (this.#interfaces === undefined) throw new RetryableError(`interface discovery failed: ${(err as Error).message}`);
-        this.#d.logger.error({ err: (err as Error).message }, 'interface discovery failed; keeping the last known interfaces, deleting nothing');
+        if (this.#interfaces === undefined) throw new RetryableError(`interface discovery failed: ${errorMessage(err)}`, { cause: err });
+        this.#d.logger.error({ err }, 'interface discovery failed; keeping the last known interfaces, deleting nothing');
         return { interfaces: this.#interfaces, trusted: false };
       }
     }
@@ -553,6 +554,7 @@ export class Agent {
     return new RetryableError(`${what}: ${f.code === 0 ? 'no response' : `HTTP ${f.code}`}${f.reason !== undefined ? ` ${f.reason}` : ''}: ${f.message}`, {
       retryAfterSeconds: f.retryAfterSeconds,
       forbidden: f.code === 403,
+      cause: err,
     });
   }
 }

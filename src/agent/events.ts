@@ -82,7 +82,7 @@ export class NodeEventRecorder implements AgentEvents {
 
   #record(type: 'Normal' | 'Warning', reason: string, message: string): void {
     this.#queue = this.#queue.then(() => this.#send(type, reason, message)).catch((err: unknown) => {
-      this.#logger.warn({ err: String(err), reason }, 'could not record a Kubernetes Event');
+      this.#logger.warn({ err, reason }, 'could not record a Kubernetes Event');
     });
   }
 

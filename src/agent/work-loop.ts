@@ -19,8 +19,8 @@ export class RetryableError extends Error {
   readonly retryAfterSeconds: number | undefined;
   /** An RBAC refusal, named in /readyz and metrics. */
   readonly forbidden: boolean;
-  constructor(message: string, opts: { retryAfterSeconds?: number | undefined; forbidden?: boolean } = {}) {
-    super(message);
+  constructor(message: string, opts: { retryAfterSeconds?: number | undefined; forbidden?: boolean; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.retryAfterSeconds = opts.retryAfterSeconds;
     this.forbidden = opts.forbidden ?? false;
   }

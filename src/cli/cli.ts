@@ -1,5 +1,6 @@
 import { VERSION } from '../version.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo, type Command } from './io.ts';
+import { errorMessage } from '../core/error-message.ts';
 
 // Commands load lazily: `match` must not pay for the Kubernetes client that `run` needs.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -60,7 +61,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr.write(`calico-hep-agent ${name}: ${err.message}\n`);
       return EXIT_USAGE;
     }
-    io.stderr.write(`calico-hep-agent ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr.write(`calico-hep-agent ${name}: ${errorMessage(err)}\n`);
     return EXIT_FAILURE;
   }
 }

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type ConfigSources } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { labelKeyError, labelValueError } from '../core/k8s-names.ts';
 import { UsageError } from './io.ts';
+import { errorMessage } from '../core/error-message.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -11,7 +12,7 @@ export function parseFlags<O extends Options>(argv: readonly string[], options: 
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(errorMessage(err));
   }
 }
 

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { configSchema, type Config } from './schema.ts';
+import { errorMessage } from '../core/error-message.ts';
 
 // zod/mini carries no messages of its own ("Invalid input"); the English ones are handed to each parse
 // (not set globally with z.config), so an unmessaged issue still reads "Invalid option: expected one of ...".
@@ -70,7 +71,7 @@ function parseConfigDocument(text: string, source: string): Record<string, unkno
   try {
     doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
-    throw new ConfigError(`invalid ${source}: not valid YAML: ${(err as Error).message}`);
+    throw new ConfigError(`invalid ${source}: not valid YAML: ${errorMessage(err)}`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
@@ -104,7 +105,7 @@ export async function loadConfig(sources: ConfigSources): Promise<Config> {
     try {
       text = await readFile(sources.file, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read config file ${sources.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(`cannot read config file ${sources.file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
     }
     doc = parseConfigDocument(text, source);
     // Validate the file alone first, so its errors are not blamed on the environment.

@@ -1,6 +1,7 @@
 // Shell-style globs over interface names and label keys. picomatch is the matcher behind
 // micromatch/fast-glob: well tested, brace and class support, compiled once to a RegExp.
 import picomatch from 'picomatch';
+import { errorMessage } from './error-message.ts';
 
 export type NameMatcher = (name: string) => boolean;
 
@@ -26,7 +27,7 @@ export function globError(glob: string): string | undefined {
   try {
     picomatch.makeRe(glob, { ...OPTIONS, strictBrackets: true });
   } catch (err) {
-    return `malformed glob "${glob}": ${(err as Error).message}`;
+    return `malformed glob "${glob}": ${errorMessage(err)}`;
   }
   let depth = 0;
   for (let i = 0; i < glob.length; i++) {

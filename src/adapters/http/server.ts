@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { errorMessage } from '../../core/error-message.ts';
 
 export interface HealthSource {
   status(): { ready: boolean; live: boolean; lastError: string | undefined; calicoApi: string | undefined };
@@ -23,7 +24,7 @@ export async function startProbeServer(opts: { address: string; port: number; re
     if (path === '/metrics') {
       opts.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': opts.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err)),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(errorMessage(err)),
       );
       return;
     }

@@ -1,6 +1,7 @@
 // One error model for every Kubernetes call: ApiFailure (api-client.ts). The HttpApiClient throws
 // ApiError, which already is one; anything else (a bug, a thrown string) is normalised here, so
 // callers decide on `code` and `reason` alone (409 re-read, 410 relist, 404 gone, 0 network).
+import { errorMessage } from '../../core/error-message.ts';
 import type { ApiFailure } from './api-client.ts';
 
 export type { ApiFailure };
@@ -16,7 +17,7 @@ export function apiFailure(err: unknown): ApiFailure {
   if (isFailure(err)) return { code: err.code, reason: err.reason, message: err.message, retryAfterSeconds: err.retryAfterSeconds };
   const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
   const detail = [e?.cause?.code ?? e?.code, e?.cause?.message ?? e?.message].filter((x) => typeof x === 'string').join(': ');
-  return { code: 0, reason: undefined, message: detail || String(err), retryAfterSeconds: undefined };
+  return { code: 0, reason: undefined, message: detail || errorMessage(err), retryAfterSeconds: undefined };
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -8,6 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { kubeConfigCredentials } from './credentials.ts';
 import { HttpApiClient } from './http-client.ts';
 import type { ApiObserver } from './observer.ts';
+import { errorMessage } from '../../core/error-message.ts';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -37,13 +38,13 @@ async function fromFile(path: string): Promise<KubeConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new KubeConfigError(`cannot read kubeconfig ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new KubeConfigError(`cannot read kubeconfig ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
   }
   const kc = new KubeConfig();
   try {
     kc.loadFromString(text);
   } catch (err) {
-    throw new KubeConfigError(`invalid kubeconfig ${path}: ${(err as Error).message}`);
+    throw new KubeConfigError(`invalid kubeconfig ${path}: ${errorMessage(err)}`);
   }
   if (kc.getCurrentCluster() === null) throw new KubeConfigError(`kubeconfig ${path} has no current cluster`);
   return kc;

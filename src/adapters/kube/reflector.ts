@@ -12,6 +12,7 @@
 // - the watch's inactivity timeout is the contract's `timeoutSeconds`, randomised per watch.
 import { WATCH_BACKOFF, Backoff, type BackoffPolicy } from '../../core/backoff.ts';
 import type { Clock } from '../../core/clock.ts';
+import { errorMessage } from '../../core/error-message.ts';
 import type { Logger } from '../../logger.ts';
 import type { ApiClient, ApiFailure, WatchEvent } from './api-client.ts';
 import type { ApiObserver } from './observer.ts';
@@ -54,14 +55,25 @@ export interface ReflectorDeps {
 class LoopFailure extends Error {
   readonly failure: ApiFailure;
   readonly relist: boolean;
-  constructor(failure: ApiFailure, relist: boolean) {
-    super(failure.message);
+  constructor(failure: ApiFailure, relist: boolean, options?: ErrorOptions) {
+    super(failure.message, options);
     this.failure = failure;
     this.relist = relist;
   }
 }
 
 /** Normalises anything an ApiClient call rejects with (the contract says ApiFailure-shaped). */
+/** The fields of a watch ERROR event's Status object that are present with the right type. */
+function statusOf(obj: unknown): { code?: number; reason?: string; message?: string } {
+  if (obj === null || typeof obj !== 'object') return {};
+  const s = obj as { code?: unknown; reason?: unknown; message?: unknown };
+  return {
+    ...(typeof s.code === 'number' ? { code: s.code } : {}),
+    ...(typeof s.reason === 'string' ? { reason: s.reason } : {}),
+    ...(typeof s.message === 'string' ? { message: s.message } : {}),
+  };
+}
+
 export function asFailure(err: unknown): ApiFailure {
   const e = err as Partial<ApiFailure> | null;
   if (e !== null && typeof e === 'object' && typeof e.code === 'number') {
@@ -72,7 +84,7 @@ export function asFailure(err: unknown): ApiFailure {
       retryAfterSeconds: typeof e.retryAfterSeconds === 'number' ? e.retryAfterSeconds : undefined,
     };
   }
-  return { code: 0, reason: undefined, message: err instanceof Error ? err.message : String(err), retryAfterSeconds: undefined };
+  return { code: 0, reason: undefined, message: errorMessage(err), retryAfterSeconds: undefined };
 }
 
 export class Reflector<T extends Named> {
@@ -155,7 +167,7 @@ export class Reflector<T extends Named> {
         continue;
       } catch (err) {
         if (this.#stopped) break;
-        const lf = err instanceof LoopFailure ? err : new LoopFailure(asFailure(err), true);
+        const lf = err instanceof LoopFailure ? err : new LoopFailure(asFailure(err), true, { cause: err });
         this.#lastError = lf.failure;
         if (lf.relist) this.#needList = true;
         this.stats.failures++;
@@ -163,7 +175,7 @@ export class Reflector<T extends Named> {
         delay = this.#backoff.failure(clock.now(), lf.failure.retryAfterSeconds);
         const log = lf.failure.code === 403 ? logger.error.bind(logger) : logger.warn.bind(logger);
         log(
-          { resource: this.#spec.resource, code: lf.failure.code, reason: lf.failure.reason, err: lf.failure.message, relist: this.#needList, attempt: this.#backoff.attempts, retryInMs: delay },
+          { resource: this.#spec.resource, code: lf.failure.code, reason: lf.failure.reason, err: lf, relist: this.#needList, attempt: this.#backoff.attempts, retryInMs: delay },
           lf.failure.code === 403 ? 'list/watch forbidden by RBAC' : 'list/watch failed',
         );
       }
@@ -255,10 +267,10 @@ export class Reflector<T extends Named> {
       this.stats.events++;
       this.#lastProgressAt = clock.now();
       if (ev.type === 'ERROR') {
-        const s = (ev.object ?? {}) as { code?: number; reason?: string; message?: string };
+        const s = statusOf(ev.object);
         const expired = s.code === 410 || s.reason === 'Expired' || s.reason === 'Gone';
         failure = new LoopFailure(
-          { code: typeof s.code === 'number' ? s.code : 500, reason: s.reason, message: `watch error event: ${s.message ?? s.reason ?? 'unknown'}`, retryAfterSeconds: undefined },
+          { code: s.code ?? 500, reason: s.reason, message: `watch error event: ${s.message ?? s.reason ?? 'unknown'}`, retryAfterSeconds: undefined },
           true,
         );
         if (expired) this.#d.logger.info({ resource: this.#spec.resource }, 'watch expired (410): relisting after backoff');

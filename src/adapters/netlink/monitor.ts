@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { ipArgv } from './run-ip.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import { errorMessage } from '../../core/error-message.ts';
 
 export interface MonitorChange {
   /** `event`: the kernel reported changes; `started`: a monitor child (re)started, events may have been missed. */
@@ -256,7 +257,7 @@ export class NetlinkMonitor {
       child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     } catch (err) {
       this.#downSince ??= this.#now();
-      this.#lastError = (err as Error).message;
+      this.#lastError = errorMessage(err);
       this.#log.error({ err, cmd, argv }, 'cannot start the netlink monitor');
       this.#scheduleRestart();
       return;
@@ -306,7 +307,7 @@ export class NetlinkMonitor {
       if (err !== undefined) this.#lastError = err.message;
       if (this.#state !== 'running') return;
       if (ranMs >= this.#backoff.stableAfterMs) this.#failures = 0;
-      this.#log.warn({ code, signal, err: err?.message, ranMs }, 'netlink monitor exited; restarting');
+      this.#log.warn({ code, signal, err, ranMs }, 'netlink monitor exited; restarting');
       this.#scheduleRestart();
     };
     child.once('error', (err) => {

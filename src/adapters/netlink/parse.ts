@@ -11,6 +11,7 @@
 
 import type { InterfaceAddress, NetInterface } from '../../core/model.ts';
 import { DiscoveryError } from './errors.ts';
+import { errorMessage } from '../../core/error-message.ts';
 
 type Json = unknown;
 
@@ -28,7 +29,7 @@ function decode(source: string, input: Json): Json {
     return JSON.parse(input);
   } catch (err) {
     const snippet = input.length > 120 ? `${input.slice(0, 120)}…` : input;
-    throw new DiscoveryError('parse', `output of ${source} is not valid JSON (${(err as Error).message}): ${JSON.stringify(snippet)}. Is \`ip\` a current iproute2 with -j support?`, {
+    throw new DiscoveryError('parse', `output of ${source} is not valid JSON (${errorMessage(err)}): ${JSON.stringify(snippet)}. Is \`ip\` a current iproute2 with -j support?`, {
       cause: err,
     });
   }

@@ -52,6 +52,7 @@ import {
 import { commandConfig, oneOf, parseFlags, parseLabelList } from '../flags.ts';
 import { clusterNodeSource, nodeFactsForCli } from '../node-labels.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo, type Command } from '../io.ts';
+import { errorMessage } from '../../core/error-message.ts';
 
 const HELP = `usage: calico-hep-agent explain [flags]
 
@@ -343,7 +344,7 @@ async function readPolicyFiles(files: readonly string[], docs: PolicyDocuments):
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw new UsageError(`--policies: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new UsageError(`--policies: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
     }
     try {
       parsePolicyText(text, file, docs);

@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { parseSelector, SelectorError, type Selector } from '../../core/selector/index.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { errorMessage } from '../../core/error-message.ts';
 
 const HELP = `usage: calico-hep-agent match --selector EXPR [--labels k=v,...]
        calico-hep-agent match --batch FILE|-
@@ -63,7 +64,7 @@ export async function match(argv: readonly string[], io: CliIo): Promise<number>
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
   if (values.help === true) {
     io.stdout.write(HELP);
@@ -95,7 +96,8 @@ async function runBatch(source: string, io: CliIo): Promise<number> {
     input = io.stdin;
   } else {
     const file = await open(source, 'r').catch((err: unknown) => {
-      const reason = err instanceof Error && 'code' in err ? String(err.code) : String(err);
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      const reason = typeof code === 'string' ? code : errorMessage(err);
       throw new UsageError(`--batch: cannot open '${source}': ${reason}`);
     });
     input = file.createReadStream({ encoding: 'utf8' });
@@ -130,7 +132,7 @@ export function evaluateLine(line: string, cache: SelectorCache): BatchResult {
   try {
     request = JSON.parse(line);
   } catch (err) {
-    return { error: `invalid JSON: ${err instanceof Error ? err.message : String(err)}` };
+    return { error: `invalid JSON: ${errorMessage(err)}` };
   }
   if (typeof request !== 'object' || request === null || Array.isArray(request)) {
     return { error: 'expected a JSON object {"selector": "...", "labels": {...}}' };
