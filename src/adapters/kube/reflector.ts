@@ -236,15 +236,20 @@ export class Reflector<T extends Named> {
 
   #put(into: Map<string, T>, raw: unknown): string | undefined {
     let item: T | undefined;
+    let parseError: unknown;
     try {
       item = this.#spec.parse(raw);
-    } catch {
+    } catch (err) {
       item = undefined;
+      parseError = err;
     }
     const name = item?.metadata.name;
     if (item === undefined || name === undefined || name === '') {
       this.stats.dropped++;
-      this.#d.logger.warn({ resource: this.#spec.resource, name: (raw as Named | null)?.metadata?.name }, 'dropped an object that does not parse');
+      this.#d.logger.warn(
+        { resource: this.#spec.resource, name: (raw as Named | null)?.metadata?.name, ...(parseError !== undefined ? { err: parseError } : {}) },
+        'dropped an object that does not parse',
+      );
       return undefined;
     }
     into.set(name, item);
