@@ -8,12 +8,15 @@ const OMIT = new Set(['level', 'time', 'msg', 'app', 'pid', 'hostname']);
 
 /** Formats one pino JSON line; returns the input unchanged if it is not one. */
 export function prettyLine(line: string): string {
-  let rec: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    rec = JSON.parse(line) as Record<string, unknown>;
+    parsed = JSON.parse(line);
   } catch {
     return line;
   }
+  // A JSON scalar or array is not a pino record either.
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return line;
+  const rec = parsed as Record<string, unknown>;
   const time = typeof rec['time'] === 'number' ? new Date(rec['time']).toISOString().slice(11, 19) : '';
   const level = (LEVELS[rec['level'] as number] ?? String(rec['level'])).padEnd(5);
   const fields = Object.entries(rec)

@@ -15,6 +15,34 @@ export const CALICO_METADATA_ANNOTATION = 'projectcalico.org/metadata';
  * The v3 view of a stored object, as Calico itself reads crd.projectcalico.org/v1 objects. `raw` is
  * not modified (the result shares its unchanged parts: no deep copy of every listed object).
  */
+/** A string-to-string map as JSON holds it; `null` and absent read as empty (Go's json.Unmarshal into a map). */
+function stringMap(v: unknown): Record<string, string> | undefined {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof x !== 'string') return undefined;
+    out[k] = x;
+  }
+  return out;
+}
+
+/** The labels and annotations in Calico's metadata annotation; undefined when Calico could not read it either. */
+function calicoMetadata(text: string): { labels: Record<string, string>; annotations: Record<string, string> } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null) return { labels: {}, annotations: {} };
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const { labels, annotations } = parsed as { labels?: unknown; annotations?: unknown };
+  const l = stringMap(labels);
+  const a = stringMap(annotations);
+  return l === undefined || a === undefined ? undefined : { labels: l, annotations: a };
+}
+
 export function fromWire(raw: unknown, api: CalicoApiGroup): HostEndpoint {
   if (api.group === 'projectcalico.org') return raw as HostEndpoint;
   const obj = { ...(raw as HostEndpoint) };
@@ -23,13 +51,12 @@ export function fromWire(raw: unknown, api: CalicoApiGroup): HostEndpoint {
   delete annotations[CALICO_METADATA_ANNOTATION];
   let labels = { ...(obj.metadata.labels ?? {}) };
   if (metaText !== undefined) {
-    try {
-      const meta = JSON.parse(metaText) as { labels?: Record<string, string>; annotations?: Record<string, string> };
+    const meta = calicoMetadata(metaText);
+    // An unreadable annotation (undefined): Calico would fail to read this object too; show the object's labels.
+    if (meta !== undefined) {
       // Calico merges: the annotation's labels win over the object's own.
-      labels = { ...labels, ...(meta.labels ?? {}) };
-      Object.assign(annotations, meta.annotations ?? {});
-    } catch {
-      // An unreadable annotation: Calico would fail to read this object too; show the object's labels.
+      labels = { ...labels, ...meta.labels };
+      Object.assign(annotations, meta.annotations);
     }
   }
   obj.metadata = { ...obj.metadata, labels };
