@@ -339,7 +339,10 @@ export async function derivedContent(): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const { from, to } of await copiedFiles()) out.set(to, await readFile(join(ROOT, from), 'utf8'));
   const schemaPath = 'values.schema.json';
-  const schema = JSON.parse(await readFile(join(CHART, schemaPath), 'utf8')) as { properties: Record<string, Json> };
+  const parsed: unknown = JSON.parse(await readFile(join(CHART, schemaPath), 'utf8'));
+  const properties = (parsed as { properties?: unknown } | null)?.properties;
+  if (properties === null || typeof properties !== 'object' || Array.isArray(properties)) throw new Error(`${schemaPath}: no "properties" object`);
+  const schema = parsed as { properties: Record<string, Json> };
   schema.properties['config'] = configJsonSchema();
   out.set(schemaPath, `${JSON.stringify(schema, null, 2)}\n`);
   const readme = await readFile(join(CHART, 'README.md'), 'utf8');
