@@ -28,7 +28,7 @@ test('readable lines on a terminal', async () => {
   const c = capture(true);
   createLogger('info', c.stream).warn({ hostEndpoint: 'n1-eth0', changes: ['x'] }, 'drift');
   await new Promise((r) => setTimeout(r, 20));
-  assert.match(c.text(), /^\d\d:\d\d:\d\d WARN  drift hostEndpoint=n1-eth0 changes=\["x"\]\n$/);
+  assert.match(c.text(), /^\d\d:\d\d:\d\d WARN {2}drift hostEndpoint=n1-eth0 changes=\["x"\]\n$/);
 });
 
 test('a line that is not JSON passes through', () => {

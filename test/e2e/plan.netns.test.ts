@@ -79,7 +79,7 @@ test('plan applies interface rules: by name, by CIDR, by default route', { skip:
   const r = await execInNetns(ns.name, 'sh', ['-c', `printf '%s' "$0" | ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} plan --node-name n1 --node-labels role=master --output json --config /dev/stdin`, config], { timeoutMs: 20_000 });
   assert.equal(r.code, 0, r.stderr);
   const heps = (JSON.parse(r.stdout) as { items: HostEndpoint[] }).items;
-  const labels = Object.fromEntries(heps.map((h) => [h.spec.interfaceName, { type: h.metadata.labels?.['type'], zone: h.metadata.labels?.['zone'] }]));
+  const labels = Object.fromEntries(heps.map((h): [string, { type: string | undefined; zone: string | undefined }] => [String(h.spec.interfaceName), { type: h.metadata.labels?.['type'], zone: h.metadata.labels?.['zone'] }]));
   assert.deepEqual(labels, {
     br0: { type: undefined, zone: 'dmz' },
     eth0: { type: 'external', zone: undefined },

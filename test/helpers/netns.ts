@@ -45,7 +45,7 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: nu
       [...args],
       { timeout: opts.timeoutMs ?? 10_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
       (err, stdout, stderr) => {
-        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
+        if (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string') {
           reject(err); // spawn failure (ENOENT, EACCES): not an exit status
           return;
         }
