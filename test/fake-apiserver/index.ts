@@ -76,6 +76,8 @@ export interface FakeControls {
   bookmarkIntervalMs: number;
   gcDelayMs: number;
   activeWatches(): number;
+  /** Events (and bookmarks) written so far to the open watches; a hung watch's count stays put. */
+  watchEventsSent(): number;
   /** Clears latency, queued failures and conflict bursts. */
   reset(): void;
 }
@@ -153,6 +155,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     get gcDelayMs() { return api.gc.delayMs; },
     set gcDelayMs(v: number) { api.gc.delayMs = v; },
     activeWatches: () => watches.active.size,
+    watchEventsSent: () => [...watches.active].reduce((n, w) => n + w.sent, 0),
     reset: () => { front.faults.reset(); watches.hang(false); },
   };
 
