@@ -8,9 +8,10 @@ import { parse } from 'yaml';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseSelector } from '../../src/core/selector/index.ts';
 import { DEPLOY, ROOT, find, kustomize, kustomizeSkipReason, kustomizeWith, parseObjects, type KubeObject } from './render.ts';
+import { prereq } from '../helpers/prereq.ts';
 
-const skip = await kustomizeSkipReason();
-if (skip !== null) console.log(`# skipping kustomize rendering tests: ${skip}`);
+const skip = prereq(await kustomizeSkipReason());
+if (skip !== false) console.log(`# skipping kustomize rendering tests: ${skip}`);
 const NS = 'calico-hep-agent';
 const SA_USER = `system:serviceaccount:${NS}:calico-hep-agent`;
 
@@ -62,7 +63,7 @@ function checkObject(o: KubeObject): void {
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered YAML
 
-describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
+describe('deploy/ rendered by kustomize', { skip }, () => {
   let objects: KubeObject[];
   let ds: Obj;
   let pod: Obj;

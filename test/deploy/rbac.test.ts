@@ -16,8 +16,9 @@ import { iface } from '../helpers/interfaces.ts';
 import { startAgent, type AgentHarness } from '../helpers/agent-harness.ts';
 import { DEPLOY, find, kustomize, kustomizeSkipReason } from './render.ts';
 import { apiClient } from '../helpers/api-client.ts';
+import { prereq } from '../helpers/prereq.ts';
 
-const skip = await kustomizeSkipReason();
+const skip = prereq(await kustomizeSkipReason());
 const NS = 'calico-hep-agent';
 const SA_USER = `system:serviceaccount:${NS}:calico-hep-agent`;
 const V3 = 'hostendpoints.projectcalico.org';
@@ -34,7 +35,7 @@ function groupResource(entry: RequestLogEntry): { group: string; resource: strin
   return dot < 0 ? { group: '', resource: r } : { group: r.slice(dot + 1), resource: r.slice(0, dot) };
 }
 
-describe('RBAC: the rendered ClusterRole and Role against what the agent really calls', { skip: skip ?? false }, () => {
+describe('RBAC: the rendered ClusterRole and Role against what the agent really calls', { skip }, () => {
   let server: FakeApiServer;
   let clusterRole: Role;
   let h: AgentHarness;

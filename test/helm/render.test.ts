@@ -11,13 +11,14 @@ import { validateConfig } from '../../src/config/load.ts';
 import { DEPLOY, find, kustomize, kustomizeSkipReason, kustomizeWith, parseObjects, type KubeObject } from '../deploy/render.ts';
 import { CHART, NAMESPACE, RELEASE, helmSkipReason, helmWithValues, template, templateResult } from './helm.ts';
 import { helm } from '../../scripts/helm-tools.ts';
+import { prereq } from '../helpers/prereq.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered YAML
 
-const helmSkip = await helmSkipReason();
-if (helmSkip !== null) console.log(`# skipping helm chart rendering tests: ${helmSkip}`);
-const kustomizeSkip = await kustomizeSkipReason();
-if (kustomizeSkip !== null) console.log(`# skipping the helm/kustomize comparison: ${kustomizeSkip}`);
+const helmSkip = prereq(await helmSkipReason());
+if (helmSkip !== false) console.log(`# skipping helm chart rendering tests: ${helmSkip}`);
+const kustomizeSkip = prereq(await kustomizeSkipReason());
+if (kustomizeSkip !== false) console.log(`# skipping the helm/kustomize comparison: ${kustomizeSkip}`);
 
 /** Labels Helm's conventions add; the kustomize base has none of them. */
 const HELM_LABELS = ['helm.sh/chart', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/instance', 'app.kubernetes.io/version'];
@@ -63,7 +64,7 @@ function assertSameObjects(helmObjects: readonly Obj[], kustomizeObjects: readon
   for (const o of helmObjects) assert.deepEqual(o, byId.get(id(o)), `${id(o)} differs between helm and kustomize`);
 }
 
-describe('helm chart', { skip: helmSkip ?? false }, () => {
+describe('helm chart', { skip: helmSkip }, () => {
   let defaults: KubeObject[];
   before(async () => {
     defaults = await template();
@@ -99,7 +100,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     }
   });
 
-  test('the default render equals kubectl kustomize deploy/, object for object', { skip: kustomizeSkip ?? false }, async () => {
+  test('the default render equals kubectl kustomize deploy/, object for object', { skip: kustomizeSkip }, async () => {
     const base = await kustomize(DEPLOY);
     // helm install needs the namespace beforehand, so the chart renders it only with namespace.create.
     const withoutNamespace = base.filter((o) => o.kind !== 'Namespace');
@@ -157,7 +158,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     assert.match(refused.stderr, /prune/);
   });
 
-  test('crd-v1 on: the ClusterRole of components/crd-v1, also implied by apiGroup crd.projectcalico.org/v1', { skip: kustomizeSkip ?? false }, async () => {
+  test('crd-v1 on: the ClusterRole of components/crd-v1, also implied by apiGroup crd.projectcalico.org/v1', { skip: kustomizeSkip }, async () => {
     const expected = normalizeKustomize(find(await kustomizeWith(['components/crd-v1']), 'ClusterRole'));
     for (const values of [{ rbac: { crdV1: true } }, { config: { apiGroup: 'crd.projectcalico.org/v1' } }]) {
       const objects = await template(values);
@@ -186,7 +187,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     assert.equal((await templateResult({ config: { requirePolicy: false } })).code, 0);
   });
 
-  test('monitoring on: PodMonitor, PrometheusRule and dashboard equal deploy/monitoring, in the release namespace', { skip: kustomizeSkip ?? false }, async () => {
+  test('monitoring on: PodMonitor, PrometheusRule and dashboard equal deploy/monitoring, in the release namespace', { skip: kustomizeSkip }, async () => {
     const objects = await template({
       monitoring: { podMonitor: { enabled: true }, prometheusRule: { enabled: true, labels: { release: 'prom' } }, dashboard: { enabled: true } },
     });

@@ -21,9 +21,10 @@ import {
   type NetlinkMonitorOptions,
 } from '../../../src/adapters/netlink/monitor.ts';
 import { canUseNetns, Netns } from '../../helpers/netns.ts';
+import { prereq } from '../../helpers/prereq.ts';
 
-const netnsSkip = await canUseNetns();
-const setprivSkip = (await deathSignalPrefix()).length === 0 ? 'setpriv (util-linux) not on PATH' : false;
+const netnsSkip = prereq(await canUseNetns());
+const setprivSkip = prereq((await deathSignalPrefix()).length === 0 ? 'setpriv (util-linux) not on PATH' : null);
 
 /**
  * Collects changes. `next(pred)` resolves with the first not yet consumed change matching `pred`
@@ -333,7 +334,7 @@ setInterval(() => {}, 1000);
   });
 });
 
-describe('NetlinkMonitor on a real kernel', { skip: netnsSkip ?? false }, () => {
+describe('NetlinkMonitor on a real kernel', { skip: netnsSkip }, () => {
   let ns: Netns;
   let m: NetlinkMonitor | undefined;
   before(async () => {
