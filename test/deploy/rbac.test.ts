@@ -39,7 +39,7 @@ describe('RBAC: the rendered ClusterRole and Role against what the agent really 
   let server: FakeApiServer;
   let clusterRole: Role;
   let h: AgentHarness;
-  let interfaces: NetInterface[] = [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])];
+  const interfaces: NetInterface[] = [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])];
   const hep = (name: string) => server.store.get(V3, name) as HostEndpoint | undefined;
 
   before(async () => {
@@ -81,7 +81,7 @@ describe('RBAC: the rendered ClusterRole and Role against what the agent really 
     server.store.delete(V3, 'n1-eth1');
     await h.until('re-created', () => hep('n1-eth1'));
     // A Node label change: update.
-    server.store.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'node-role.kubernetes.io/control-plane': '', zone: 'z1' } } } as never);
+    server.store.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'node-role.kubernetes.io/control-plane': '', zone: 'z1' } } });
     await h.until('labels updated', () => hep('n1-eth0')?.metadata.labels?.['zone'] === 'z1');
     // Someone removes our node label: the HEP leaves the managed watch, our create gets 409
     // AlreadyExists, the agent re-reads it with a GET and repairs it in place.

@@ -191,7 +191,7 @@ describe('helm chart', { skip: helmSkip }, () => {
     const objects = await template({
       monitoring: { podMonitor: { enabled: true }, prometheusRule: { enabled: true, labels: { release: 'prom' } }, dashboard: { enabled: true } },
     });
-    const added = objects.filter((o) => !defaults.some((d) => id(d as Obj) === id(o as Obj)));
+    const added = objects.filter((o) => !defaults.some((d) => id(d) === id(o)));
     const expected = (await kustomize(join(DEPLOY, 'monitoring'))).map((o) =>
       normalizeKustomize(o, { [PART_OF]: 'calico-hep-agent', ...(o.kind === 'PrometheusRule' ? { release: 'prom' } : {}) }),
     );
