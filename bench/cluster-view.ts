@@ -109,7 +109,7 @@ function startAgent(server: StandaloneServer, nodeName: string) {
     config: validateConfig({ nodeName }),
     nodeName,
     api,
-    discover: async () => [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])],
+    discover: () => Promise.resolve([iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])]),
     metrics,
     events: NO_EVENTS,
     logger: silentLogger,

@@ -145,7 +145,7 @@ await main(async (cleanups) => {
       let bytes = 0;
       do {
         const q = new URLSearchParams({ limit: '500', ...(cont ? { continue: cont } : {}) });
-        const res = await server.call('GET', `/apis/projectcalico.org/v3/hostendpoints?${q}`);
+        const res = await server.call('GET', `/apis/projectcalico.org/v3/hostendpoints?${q.toString()}`);
         const body = res.json as { metadata?: { continue?: string }; items: unknown[] };
         bytes += JSON.stringify(body).length;
         cont = body.metadata?.continue || undefined;

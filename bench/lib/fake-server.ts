@@ -64,7 +64,7 @@ export async function startServer(opts: { bookmarkIntervalMs?: number; watchHist
             try {
               resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
             } catch (e) {
-              reject(e);
+              reject(e instanceof Error ? e : new Error(String(e)));
             }
           });
         },

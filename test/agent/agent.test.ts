@@ -83,7 +83,7 @@ describe('agent against the fake API server', () => {
     assert.equal(h.agent.status().calicoApi, 'projectcalico.org/v3');
   });
 
-  test('no cluster-wide HEP list: every HEP list and watch is label-selected', async () => {
+  test('no cluster-wide HEP list: every HEP list and watch is label-selected', () => {
     const heps = s.server.requestLog.filter((e) => e.resource === V3 && (e.verb === 'list' || e.verb === 'watch'));
     assert.ok(heps.length >= 3);
     for (const e of heps) assert.match(e.query, /labelSelector=/, `${e.verb} ${e.query}`);
