@@ -51,7 +51,7 @@ await main(async (cleanups) => {
       config: validateConfig({ nodeName }),
       nodeName,
       api,
-      discover: async () => [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])],
+      discover: () => Promise.resolve([iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])]),
       metrics,
       events: NO_EVENTS,
       logger: silentLogger,

@@ -53,7 +53,7 @@ function counting(inner: ApiClient): ApiClient & { bytes: number; byPath: Map<st
       return r;
     },
     async list(path: string, q?: { labelSelector?: string }, o?: never) {
-      const r = await inner.list(path, q as never, o);
+      const r = await inner.list(path, q, o);
       add(`list ${path} ${q?.labelSelector ?? ''}`, JSON.stringify(r.items).length);
       return r;
     },
@@ -73,7 +73,7 @@ function counting(inner: ApiClient): ApiClient & { bytes: number; byPath: Map<st
       }, o);
     },
   };
-  return c as unknown as ApiClient & { bytes: number; byPath: Map<string, number>; timeline: string[]; t0: number };
+  return c;
 }
 
 function hep(name: string, node: string, iface: string, labels: Record<string, string>) {
@@ -109,7 +109,7 @@ function startAgent(server: StandaloneServer, nodeName: string) {
     config: validateConfig({ nodeName }),
     nodeName,
     api,
-    discover: async () => [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])],
+    discover: () => Promise.resolve([iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])]),
     metrics,
     events: NO_EVENTS,
     logger: silentLogger,
@@ -155,7 +155,7 @@ await main(async (cleanups) => {
     for (const [label, server] of [['empty', empty], [`${OTHERS} others`, big]] as const) {
       const nodeName = `cold-${k++}`;
       // kubelet sets kubernetes.io/hostname on every Node; kube-controllers copies it onto auto HEPs.
-      await server.admin.seed(nodeObject(nodeName, { role: 'worker', 'kubernetes.io/hostname': nodeName }) as never);
+      await server.admin.seed(nodeObject(nodeName, { role: 'worker', 'kubernetes.io/hostname': nodeName }));
       const a = startAgent(server, nodeName);
       const start = now();
       a.api.t0 = start;
@@ -179,7 +179,7 @@ await main(async (cleanups) => {
 
   // Conflict report latency in the big cluster.
   const nodeName = 'conflict-node';
-  await big.admin.seed(nodeObject(nodeName, { role: 'worker', 'kubernetes.io/hostname': nodeName }) as never);
+  await big.admin.seed(nodeObject(nodeName, { role: 'worker', 'kubernetes.io/hostname': nodeName }));
   const a = startAgent(big, nodeName);
   a.agent.start();
   await until(async () => (await exists(big, `${nodeName}-eth0`)) && (await exists(big, `${nodeName}-eth1`)), 30_000, 'conflict agent HEPs');

@@ -35,7 +35,7 @@ await main(async (cleanups) => {
     const builds = f.args.includes('--bundle-only') ? ([['bundle', bundle.path]] as const) : ([['bundle', bundle.path], ['source', SOURCE_ENTRY]] as const);
     for (const [label, entry] of builds) {
       const nodeName = `cold-${i++}`;
-      await server.admin.seed(nodeObject(nodeName, { role: 'worker' }) as never);
+      await server.admin.seed(nodeObject(nodeName, { role: 'worker' }));
       const agent = spawnAgent({ entry, kubeconfig: server.kubeconfig, config, netns: ns.name, nodeName, logFile: join(dir, `${nodeName}.log`) });
       const t = await watch.until(allCorrect(watch, nodeName, expected), 30_000, `${nodeName} (${agent.logFile})`);
       samples[label]!.push(t - agent.spawnedAt);

@@ -89,8 +89,8 @@ await main(async (cleanups) => {
       await sleep(30);
     }
     mon.kill('SIGKILL');
-    results['baseline']!['ip addr returns -> ip monitor line (signed)'] = summarize(samples);
-    results['baseline']!['ip addr command, spawn to exit'] = summarize(cmd);
+    results['baseline']['ip addr returns -> ip monitor line (signed)'] = summarize(samples);
+    results['baseline']['ip addr command, spawn to exit'] = summarize(cmd);
     await ns.destroy();
   }
 

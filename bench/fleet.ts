@@ -143,7 +143,7 @@ async function central(server: StandaloneServer, n: number, workers = 10) {
   let stopped = false;
   const work = async () => {
     while (!stopped) {
-      const name = queue.values().next().value as string | undefined;
+      const name = queue.values().next().value;
       if (name === undefined) {
         await new Promise<void>((r) => waiters.push(r));
         continue;

@@ -52,7 +52,7 @@ function countRequests(entries: { user: string; verb: string; resource?: string;
 }
 
 async function measureAgent(p: { server: StandaloneServer; ns: Netns; dir: string; entry: string; nodeName: string; expected: Map<string, string[]>; configYaml?: string; window?: () => Promise<void> }): Promise<Measured & { pid: number; stop: () => Promise<unknown> }> {
-  await p.server.admin.seed(nodeObject(p.nodeName, { role: 'worker' }) as never);
+  await p.server.admin.seed(nodeObject(p.nodeName, { role: 'worker' }));
   const w = await HepWatch.open({ url: p.server.url, caPem: p.server.caPem, adminToken: p.server.adminToken, labelSelector: `calico-hep-agent.io/node=${p.nodeName}` });
   const logStart = (await p.server.admin.log()).total;
   const idle = spawnIdleNode();
@@ -145,7 +145,7 @@ await main(async (cleanups) => {
       let bytes = 0;
       do {
         const q = new URLSearchParams({ limit: '500', ...(cont ? { continue: cont } : {}) });
-        const res = await server.call('GET', `/apis/projectcalico.org/v3/hostendpoints?${q}`);
+        const res = await server.call('GET', `/apis/projectcalico.org/v3/hostendpoints?${q.toString()}`);
         const body = res.json as { metadata?: { continue?: string }; items: unknown[] };
         bytes += JSON.stringify(body).length;
         cont = body.metadata?.continue || undefined;

@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger } from '../src/logger.ts';
 import { prettyLine } from '../src/observability/pretty.ts';
+import { waitFor } from './helpers/wait.ts';
 
 function capture(tty: boolean): { stream: PassThrough & { isTTY?: boolean }; text: () => string } {
   const stream = new PassThrough() as PassThrough & { isTTY?: boolean };
@@ -27,8 +28,8 @@ test('JSON lines when not a terminal, with tokens redacted', async () => {
 test('readable lines on a terminal', async () => {
   const c = capture(true);
   createLogger('info', c.stream).warn({ hostEndpoint: 'n1-eth0', changes: ['x'] }, 'drift');
-  await new Promise((r) => setTimeout(r, 20));
-  assert.match(c.text(), /^\d\d:\d\d:\d\d WARN  drift hostEndpoint=n1-eth0 changes=\["x"\]\n$/);
+  await waitFor('the whole line', () => c.text().endsWith('\n'));
+  assert.match(c.text(), /^\d\d:\d\d:\d\d WARN {2}drift hostEndpoint=n1-eth0 changes=\["x"\]\n$/);
 });
 
 test('a line that is not JSON passes through', () => {

@@ -65,8 +65,8 @@ export function spawnAgent(p: { entry: string; kubeconfig: string; config: strin
     env: { ...process.env, NODE_NAME: p.nodeName },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   return {
     child,
     pid: child.pid!,

@@ -68,8 +68,8 @@ export async function benchNetns(): Promise<Netns> {
 }
 
 /** Runs `fn` with clean-up on SIGINT/SIGTERM too; exits non-zero on failure. */
-export async function main(fn: (cleanups: Array<() => Promise<unknown> | unknown>) => Promise<void>): Promise<void> {
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+export async function main(fn: (cleanups: Array<() => unknown>) => Promise<void>): Promise<void> {
+  const cleanups: Array<() => unknown> = []; // a clean-up may return a promise; it is awaited
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch((e: unknown) => log(`cleanup: ${String(e)}`));
     cleanups.length = 0;

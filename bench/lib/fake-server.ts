@@ -33,7 +33,7 @@ export async function startServer(opts: { bookmarkIntervalMs?: number; watchHist
   // HEPBENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") adds Node flags to the server process.
   const extra = (process.env['HEPBENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, ['--max-old-space-size=4096', ...extra, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const rl = createInterface({ input: child.stdout! });
+  const rl = createInterface({ input: child.stdout });
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('fake API server did not start within 30 s')), 30_000);
     rl.once('line', (l) => {
@@ -64,7 +64,7 @@ export async function startServer(opts: { bookmarkIntervalMs?: number; watchHist
             try {
               resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
             } catch (e) {
-              reject(e as Error);
+              reject(e instanceof Error ? e : new Error(String(e)));
             }
           });
         },

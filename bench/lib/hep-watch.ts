@@ -25,7 +25,7 @@ export class HepWatch {
     return new Promise((resolve, reject) => {
       const q = new URLSearchParams({ watch: 'true', resourceVersion: '0' });
       if (p.labelSelector) q.set('labelSelector', p.labelSelector);
-      const req = request(new URL(`/apis/projectcalico.org/v3/hostendpoints?${q}`, p.url), { ca: p.caPem, agent: false, headers: { Authorization: `Bearer ${p.adminToken}` } }, (res) => {
+      const req = request(new URL(`/apis/projectcalico.org/v3/hostendpoints?${q.toString()}`, p.url), { ca: p.caPem, agent: false, headers: { Authorization: `Bearer ${p.adminToken}` } }, (res) => {
         if (res.statusCode !== 200) return reject(new Error(`watch: HTTP ${res.statusCode}`));
         resolve();
         let buf = '';

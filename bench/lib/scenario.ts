@@ -76,7 +76,7 @@ export async function startNodeUnderTest(p: {
   /** Node flags before the entry point (V8 flags under test). */
   nodeArgs?: string[];
 }): Promise<NodeUnderTest> {
-  await p.server.admin.seed(nodeObject(p.nodeName, p.labels ?? { role: 'worker' }) as never);
+  await p.server.admin.seed(nodeObject(p.nodeName, p.labels ?? { role: 'worker' }));
   const watch = p.watch ?? (await HepWatch.open({ url: p.server.url, caPem: p.server.caPem, adminToken: p.server.adminToken, labelSelector: `calico-hep-agent.io/node=${p.nodeName}` }));
   const config = await writeConfig(p.dir, p.configYaml ?? '');
   const agent = spawnAgent({ entry: p.entry, kubeconfig: p.server.kubeconfig, config, netns: p.ns.name, nodeName: p.nodeName, logFile: join(p.dir, `${p.nodeName}.log`), ...(p.nodeArgs !== undefined ? { nodeArgs: p.nodeArgs } : {}) });

@@ -83,7 +83,7 @@ describe('agent against the fake API server', () => {
     assert.equal(h.agent.status().calicoApi, 'projectcalico.org/v3');
   });
 
-  test('no cluster-wide HEP list: every HEP list and watch is label-selected', async () => {
+  test('no cluster-wide HEP list: every HEP list and watch is label-selected', () => {
     const heps = s.server.requestLog.filter((e) => e.resource === V3 && (e.verb === 'list' || e.verb === 'watch'));
     assert.ok(heps.length >= 3);
     for (const e of heps) assert.match(e.query, /labelSelector=/, `${e.verb} ${e.query}`);
@@ -99,7 +99,7 @@ describe('agent against the fake API server', () => {
   });
 
   test('Node label change: HEP labels follow', async () => {
-    s.server.store.put(node('n1', { role: 'worker', zone: 'z1' }) as never);
+    s.server.store.put(node('n1', { role: 'worker', zone: 'z1' }));
     await h.until('labels', () => hep('n1-eth1')?.metadata.labels?.['role'] === 'worker');
     assert.equal(hep('n1-eth1')?.metadata.labels?.['zone'], 'z1');
   });
@@ -165,7 +165,7 @@ describe('agent against the fake API server', () => {
     s.server.store.delete(V3, 'n1-eth2');
     await h.until('restored after compaction', () => hep('n1-eth2'), 120_000);
     s.server.controls.conflictBurst(4);
-    s.server.store.put(node('n1', { role: 'master' }) as never);
+    s.server.store.put(node('n1', { role: 'master' }));
     await h.until('labels after 409s', () => hep('n1-eth2')?.metadata.labels?.['role'] === 'master', 120_000);
   });
 
@@ -197,7 +197,7 @@ describe('conflicts, ownership and modes', () => {
     try {
       await s.h.until('both created', () => s.hep('n1-eth0') && s.hep('n1-eth1'));
       await s.h.advance(3_600_000); // long after start: no scan will come
-      s.server.store.put(unmanagedHep('eth1-by-hand', { interfaceName: 'eth1' }) as never);
+      s.server.store.put(unmanagedHep('eth1-by-hand', { interfaceName: 'eth1' }));
       const t0 = s.h.clock.now();
       await s.h.until('conflict reported', async () => (await s.h.metric('calico_hep_agent_drift', '{kind="conflict"}')) === 1, 2_000);
       assert.ok(s.h.clock.now() - t0 <= 2_000);
@@ -344,7 +344,7 @@ describe('conflicts, ownership and modes', () => {
       const meta = JSON.parse(hep.metadata.annotations?.['projectcalico.org/metadata'] ?? '{}') as { labels?: Record<string, string> };
       assert.deepEqual(meta.labels, hep.metadata.labels);
       assert.equal(meta.labels?.['role'], 'master');
-      s.server.store.put(node('n1', { role: 'edge' }) as never);
+      s.server.store.put(node('n1', { role: 'edge' }));
       await s.h.until('v1 labels follow', () => {
         const now = s.hep('n1-eth0', V1);
         const m = JSON.parse(now?.metadata.annotations?.['projectcalico.org/metadata'] ?? '{}') as { labels?: Record<string, string> };

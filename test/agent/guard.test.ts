@@ -110,14 +110,14 @@ describe('policy guard in the agent (fake API server, fake time)', () => {
     const everything = gnp('everything', { selector: '', types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] });
     const t = await start([everything]);
     await assertHeld(t, 'everything');
-    t.server.store.put(gnp('everything', everything.spec, { [TRUST_ANNOTATION]: 'trusted' }) as never);
+    t.server.store.put(gnp('everything', everything.spec, { [TRUST_ANNOTATION]: 'trusted' }));
     await assertCreatedByWatch(t);
   });
 
   test('!has(x): held; replacing it with a GNP that has only a namespaceSelector creates the HEPs (such a GNP selects no HEP)', async () => {
     const t = await start([gnp('no-x', { selector: '!has(x)', types: ['Egress'] })]);
     await assertHeld(t, 'no-x');
-    t.server.store.put(gnp('pods-only', { namespaceSelector: 'all()', types: ['Ingress', 'Egress'] }) as never);
+    t.server.store.put(gnp('pods-only', { namespaceSelector: 'all()', types: ['Ingress', 'Egress'] }));
     t.server.store.delete(GNPS, 'no-x');
     await assertCreatedByWatch(t);
   });
@@ -138,7 +138,7 @@ describe('policy guard in the agent (fake API server, fake time)', () => {
     await t.h.until('policy-held drift = 2', async () => (await t.held()) === 2);
     await t.h.advance(600_000);
     assert.equal(t.hep('n1-eth0'), undefined);
-    t.server.store.put(gnp('masters', { selector: 'role == "master"', types: ['Ingress', 'Egress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] }) as never);
+    t.server.store.put(gnp('masters', { selector: 'role == "master"', types: ['Ingress', 'Egress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] }));
     await assertCreatedByWatch(t);
     assert.deepEqual(t.hep('n1-eth0')!.spec.profiles ?? [], []);
   });
@@ -146,7 +146,7 @@ describe('policy guard in the agent (fake API server, fake time)', () => {
   test('deleting the policies later deletes nothing: the guard only holds writes, never removes HEPs', async () => {
     const t = await start([gnp('pods-only', { namespaceSelector: 'all()', types: ['Ingress', 'Egress'] })], { requirePolicy: true, hostEndpoint: { profiles: [] } });
     await t.h.until('policy-held drift = 2', async () => (await t.held()) === 2);
-    t.server.store.put(gnp('masters', { selector: 'role == "master"', types: ['Ingress', 'Egress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] }) as never);
+    t.server.store.put(gnp('masters', { selector: 'role == "master"', types: ['Ingress', 'Egress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] }));
     await assertCreatedByWatch(t);
     t.server.store.delete(GNPS, 'masters');
     await t.h.advance(2 * INTERVAL_MS);

@@ -5,16 +5,17 @@ import { test } from 'node:test';
 import { RetryableError, WorkLoop, type ReconcileResult } from '../../src/agent/work-loop.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
-function loop(reconcile: (signal: AbortSignal) => Promise<ReconcileResult | 'skipped'>, debounceMs = 100) {
+/** `reconcile` may be synchronous: it runs inside an async function, so a throw is a rejected run, as in the agent. */
+function loop(reconcile: (signal: AbortSignal) => ReconcileResult | 'skipped' | Promise<ReconcileResult | 'skipped'>, debounceMs = 100) {
   const clock = new ManualClock();
   const reports: string[] = [];
-  const l = new WorkLoop({ clock, random: () => 0.5, debounceMs, reconcile, onRun: (r) => reports.push(r.result) });
+  const l = new WorkLoop({ clock, random: () => 0.5, debounceMs, reconcile: async (signal) => reconcile(signal), onRun: (r) => reports.push(r.result) });
   return { clock, l, reports };
 }
 
 test('bursts coalesce into one run after the debounce', async () => {
   let runs = 0;
-  const { clock, l } = loop(async () => {
+  const { clock, l } = loop(() => {
     runs++;
     return {};
   });
@@ -29,7 +30,7 @@ test('bursts coalesce into one run after the debounce', async () => {
 
 test('requeueAfter schedules the next run; a change sooner wins', async () => {
   let runs = 0;
-  const { clock, l } = loop(async () => {
+  const { clock, l } = loop(() => {
     runs++;
     return { requeueAfter: 60_000 };
   });
@@ -46,7 +47,7 @@ test('requeueAfter schedules the next run; a change sooner wins', async () => {
 
 test('a 30-day requeue is held by the timer, not fired at once', async () => {
   let runs = 0;
-  const { clock, l } = loop(async () => {
+  const { clock, l } = loop(() => {
     runs++;
     return { requeueAfter: 30 * 86_400_000 };
   });
@@ -58,7 +59,7 @@ test('a 30-day requeue is held by the timer, not fired at once', async () => {
 test('errors back off exponentially, honour Retry-After, and a cluster change jumps the backoff once', async () => {
   let fail = true;
   let runs = 0;
-  const { clock, l, reports } = loop(async () => {
+  const { clock, l, reports } = loop(() => {
     runs++;
     if (fail) throw new RetryableError('down', { retryAfterSeconds: runs === 1 ? 20 : undefined });
     return {};
@@ -76,10 +77,10 @@ test('errors back off exponentially, honour Retry-After, and a cluster change ju
   assert.equal(runs, 2);
   // Over a minute of failures: a bounded number of attempts.
   await clock.advance(60_000);
-  assert.ok(runs <= 10, `attempts: ${runs}`);
+  assert.ok(runs <= 10, `attempts: ${String(runs)}`);
   // The API is back (a watch event): the pending backoff is jumped, once.
   fail = false;
-  const before = runs;
+  const before: number = runs; // runs is narrowed by the asserts above; it is a count
   l.add('cluster');
   await clock.advance(100);
   assert.equal(runs, before + 1);
@@ -89,7 +90,7 @@ test('errors back off exponentially, honour Retry-After, and a cluster change ju
 
 test('only one jump per failure: a failing API is not retried per watch event', async () => {
   let runs = 0;
-  const { clock, l } = loop(async () => {
+  const { clock, l } = loop(() => {
     runs++;
     throw new RetryableError('still failing');
   });
@@ -147,7 +148,7 @@ test('stop() aborts the signal of a run in progress and cancels the schedule', a
 
 test('a skipped run does not spin', async () => {
   let runs = 0;
-  const { clock, l } = loop(async () => {
+  const { clock, l } = loop(() => {
     runs++;
     return 'skipped';
   });

@@ -166,7 +166,7 @@ const BATCH_OUTPUT: (object | '')[] = [
 ];
 
 /** Every output line, blank ones as '' (the final newline ends the last line). */
-const allLines = (text: string): (unknown | '')[] => {
+const allLines = (text: string): unknown[] => {
   assert.ok(text === '' || text.endsWith('\n'), 'output ends with a newline');
   return text === '' ? [] : text.slice(0, -1).split('\n').map((l) => (l === '' ? '' : (JSON.parse(l) as unknown)));
 };

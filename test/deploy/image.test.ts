@@ -9,7 +9,7 @@
 //    with interfaces, read-only root, UID 65532, no capabilities, no new privileges, the shipped
 //    config mounted, a service-account token and CA at the in-cluster paths, KUBERNETES_SERVICE_HOST
 //    and _PORT pointing at the fake API server (reached through Unix sockets, test/deploy/netns-bridge.ts)
-//    enforcing the shipped RBAC. Under CI=true a missing prerequisite fails instead of skipping.
+//    enforcing the shipped RBAC. Under CI=true a missing prerequisite fails instead of skipping (prereq.ts).
 // The image size and the agent's RSS in the container are printed as diagnostics (docs/benchmarks.md).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,6 +23,7 @@ import type { HostEndpoint } from '../../src/core/model.ts';
 import { startFakeApiServer, type FakeApiServer } from '../fake-apiserver/index.ts';
 import type { PolicyRule } from '../fake-apiserver/rbac.ts';
 import { canUseNetns, Netns, run } from '../helpers/netns.ts';
+import { prereq } from '../helpers/prereq.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { ROOT } from './render.ts';
 
@@ -199,7 +200,6 @@ async function walk(dir: string, base = dir): Promise<string[]> {
 
 // ---- The real build and run ----
 
-const IN_CI = process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false';
 const CACHE = join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'calico-hep-agent', 'image-test');
 /** A container storage of its own: the stand-in tags never shadow a real debian or node image of the machine. */
 const STORAGE_CONF = join(CACHE, 'storage.conf');
@@ -227,7 +227,8 @@ async function whyNoContainers(): Promise<string | null> {
 }
 
 const reason = await whyNoContainers();
-if (reason !== null && !IN_CI) console.log(`# skipping the image build and run: ${reason}`);
+const skip = prereq(reason);
+if (skip !== false) console.log(`# skipping the image build and run: ${skip}`);
 
 /** Runs a command with its output collected; rejects with the output when it fails. */
 function sh(cmd: string, args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
@@ -275,13 +276,12 @@ function httpGetUnix(socketPath: string, path: string): Promise<{ status: number
   });
 }
 
-describe('the image, built with buildah and run with podman as the DaemonSet runs it', { skip: IN_CI ? false : (reason ?? false) }, () => {
+describe('the image, built with buildah and run with podman as the DaemonSet runs it', { skip }, () => {
   let ns: Netns;
   let work: string;
   let imageBytes = 0;
 
   before(async () => {
-    if (reason !== null) throw new Error(`the image test cannot run here, and CI must run it: ${reason}`);
     work = await mkdtemp(join(tmpdir(), 'hep-image-'));
     await chmod(work, 0o755);
     // Layers of earlier builds stay as the build cache; past 4 GB start again from an empty storage.

@@ -8,9 +8,11 @@ import { parse } from 'yaml';
 import { validateConfig } from '../../src/config/load.ts';
 import { parseSelector } from '../../src/core/selector/index.ts';
 import { DEPLOY, ROOT, find, kustomize, kustomizeSkipReason, kustomizeWith, parseObjects, type KubeObject } from './render.ts';
+import { prereq } from '../helpers/prereq.ts';
+import type { V1ClusterRole, V1ClusterRoleBinding, V1ConfigMap, V1Container, V1DaemonSet, V1PodSpec, V1ResourceQuota, V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding } from '@kubernetes/client-node';
 
-const skip = await kustomizeSkipReason();
-if (skip !== null) console.log(`# skipping kustomize rendering tests: ${skip}`);
+const skip = prereq(await kustomizeSkipReason());
+if (skip !== false) console.log(`# skipping kustomize rendering tests: ${skip}`);
 const NS = 'calico-hep-agent';
 const SA_USER = `system:serviceaccount:${NS}:calico-hep-agent`;
 
@@ -60,18 +62,19 @@ function checkObject(o: KubeObject): void {
   assert.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'calico-hep-agent', `${id}: part-of label`);
 }
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered YAML
+/** A rendered object read as the Kubernetes type of its kind (the shapes of @kubernetes/client-node). */
+const as = <T>(o: unknown): T => o as T;
 
-describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
+describe('deploy/ rendered by kustomize', { skip }, () => {
   let objects: KubeObject[];
-  let ds: Obj;
-  let pod: Obj;
-  let agent: Obj;
+  let ds: V1DaemonSet;
+  let pod: V1PodSpec;
+  let agent: V1Container;
   before(async () => {
     objects = await kustomize(DEPLOY);
-    ds = find(objects, 'DaemonSet', 'calico-hep-agent');
-    pod = ds['spec'].template.spec;
-    agent = pod['containers'][0];
+    ds = as<V1DaemonSet>(find(objects, 'DaemonSet', 'calico-hep-agent'));
+    pod = ds.spec!.template.spec!;
+    agent = pod.containers[0]!;
   });
 
   test('renders exactly the expected objects, each structurally valid and unique', () => {
@@ -90,86 +93,88 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
     assert.equal(pod['serviceAccountName'], sa.metadata.name);
     const cm = find(objects, 'ConfigMap');
     assert.match(cm.metadata.name, /^calico-hep-agent-config-[a-z0-9]{10}$/, 'configMapGenerator hash suffix: a config change rolls the pods');
-    assert.equal(pod['volumes'][0].configMap.name, cm.metadata.name);
+    assert.equal(pod.volumes![0]!.configMap!.name, cm.metadata.name);
     for (const kind of ['ClusterRoleBinding']) {
-      const b = find(objects, kind) as Obj;
-      assert.ok(find(objects, b['roleRef'].kind, b['roleRef'].name));
-      assert.equal(b['roleRef'].apiGroup, 'rbac.authorization.k8s.io');
-      assert.deepEqual(b['subjects'], [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }]);
+      const b = as<V1ClusterRoleBinding>(find(objects, kind));
+      assert.ok(find(objects, b.roleRef.kind, b.roleRef.name));
+      assert.equal(b.roleRef.apiGroup, 'rbac.authorization.k8s.io');
+      assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }]);
     }
-    const binding = find(objects, 'ValidatingAdmissionPolicyBinding') as Obj;
-    assert.equal(binding['spec'].policyName, find(objects, 'ValidatingAdmissionPolicy').metadata.name);
-    assert.deepEqual(binding['spec'].validationActions, ['Deny']);
-    const quota = find(objects, 'ResourceQuota') as Obj;
-    assert.deepEqual(quota['spec'].scopeSelector.matchExpressions[0].values, [pod['priorityClassName']]);
+    const binding = as<V1ValidatingAdmissionPolicyBinding>(find(objects, 'ValidatingAdmissionPolicyBinding'));
+    assert.equal(binding.spec.policyName, find(objects, 'ValidatingAdmissionPolicy').metadata.name);
+    assert.deepEqual(binding.spec.validationActions, ['Deny']);
+    const quota = as<V1ResourceQuota>(find(objects, 'ResourceQuota'));
+    assert.deepEqual(quota.spec!.scopeSelector!.matchExpressions![0]!.values, [pod.priorityClassName]);
   });
 
   test('DaemonSet: every node, critical, host network, rolling updates', () => {
-    assert.deepEqual(ds['spec'].selector.matchLabels, { 'app.kubernetes.io/name': 'calico-hep-agent' });
-    for (const [k, v] of Object.entries(ds['spec'].selector.matchLabels)) assert.equal(ds['spec'].template.metadata.labels[k], v);
+    assert.deepEqual(ds.spec!.selector.matchLabels, { 'app.kubernetes.io/name': 'calico-hep-agent' });
+    for (const [k, v] of Object.entries(ds.spec!.selector.matchLabels)) assert.equal(ds.spec!.template.metadata!.labels![k], v);
     assert.deepEqual(pod['tolerations'], [{ operator: 'Exists' }], 'tolerates every taint');
     assert.equal(pod['priorityClassName'], 'system-node-critical');
     assert.equal(pod['hostNetwork'], true);
     assert.equal(pod['dnsPolicy'], 'ClusterFirstWithHostNet');
-    assert.deepEqual(ds['spec'].updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
-    assert.ok(pod['terminationGracePeriodSeconds'] >= 5, 'the agent needs ~4 s to stop');
+    assert.deepEqual(ds.spec!.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
+    assert.ok(pod.terminationGracePeriodSeconds! >= 5, 'the agent needs ~4 s to stop');
     assert.equal(pod['containers'].length, 1);
   });
 
   test('DaemonSet: non-root, read-only, no escalation, no capabilities, RuntimeDefault seccomp', () => {
-    assert.equal(pod['securityContext'].runAsNonRoot, true);
-    assert.ok(Number.isInteger(pod['securityContext'].runAsUser) && pod['securityContext'].runAsUser > 0);
-    assert.ok(pod['securityContext'].runAsGroup > 0);
-    assert.deepEqual(pod['securityContext'].seccompProfile, { type: 'RuntimeDefault' });
-    const sc = agent['securityContext'];
+    const podSc = pod.securityContext!;
+    assert.equal(podSc.runAsNonRoot, true);
+    assert.ok(Number.isInteger(podSc.runAsUser) && podSc.runAsUser! > 0);
+    assert.ok(podSc.runAsGroup! > 0);
+    assert.deepEqual(podSc.seccompProfile, { type: 'RuntimeDefault' });
+    const sc = agent.securityContext!;
     assert.equal(sc.allowPrivilegeEscalation, false);
     assert.equal(sc.readOnlyRootFilesystem, true);
     assert.equal(sc.privileged, false);
     assert.deepEqual(sc.capabilities, { drop: ['ALL'] });
-    assert.equal(sc.capabilities.add, undefined);
-    assert.ok(!pod['volumes'].some((v: Obj) => 'hostPath' in v), 'no host paths');
+    assert.equal((sc.capabilities as { add?: unknown }).add, undefined);
+    assert.ok(!pod.volumes!.some((v) => 'hostPath' in v), 'no host paths');
     assert.equal(pod['hostPID'], undefined);
     assert.equal(pod['hostIPC'], undefined);
   });
 
   test('DaemonSet: environment from the downward API, config mounted and passed with --config', async () => {
-    const env = Object.fromEntries(agent['env'].map((e: Obj) => [e['name'], e['valueFrom']?.fieldRef?.fieldPath]));
+    const env = Object.fromEntries(agent.env!.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
     assert.deepEqual(env, { NODE_NAME: 'spec.nodeName', POD_NAMESPACE: 'metadata.namespace' });
-    const mount = agent['volumeMounts'].find((m: Obj) => m['name'] === 'config');
+    const mount = agent.volumeMounts!.find((m) => m.name === 'config')!;
     assert.equal(mount.readOnly, true);
-    const configArg = agent['args'][agent['args'].indexOf('--config') + 1];
-    assert.equal(agent['args'][0], 'run');
+    const args = agent.args!;
+    const configArg = args[args.indexOf('--config') + 1];
+    assert.equal(args[0], 'run');
     assert.equal(configArg, `${mount.mountPath}/config.yaml`);
-    const cm = find(objects, 'ConfigMap') as Obj;
-    assert.deepEqual(Object.keys(cm['data']), ['config.yaml']);
-    assert.equal(cm['data']['config.yaml'], await readFile(join(DEPLOY, 'config.yaml'), 'utf8'));
+    const cm = as<V1ConfigMap>(find(objects, 'ConfigMap'));
+    assert.deepEqual(Object.keys(cm.data!), ['config.yaml']);
+    assert.equal(cm.data!['config.yaml'], await readFile(join(DEPLOY, 'config.yaml'), 'utf8'));
   });
 
   test('DaemonSet: probes on 9808 (/healthz, /readyz), named port "metrics" as the PodMonitor expects', async () => {
-    assert.deepEqual(agent['ports'], [{ name: 'metrics', containerPort: 9808, protocol: 'TCP' }]);
-    assert.deepEqual(agent['livenessProbe'].httpGet, { path: '/healthz', port: 'metrics' });
-    assert.deepEqual(agent['readinessProbe'].httpGet, { path: '/readyz', port: 'metrics' });
-    const podMonitor = parse(await readFile(join(DEPLOY, 'monitoring/podmonitor.yaml'), 'utf8')) as Obj;
-    assert.equal(podMonitor['spec'].podMetricsEndpoints[0].port, 'metrics');
-    for (const [k, v] of Object.entries(podMonitor['spec'].selector.matchLabels)) assert.equal(ds['spec'].template.metadata.labels[k], v);
+    assert.deepEqual(agent.ports, [{ name: 'metrics', containerPort: 9808, protocol: 'TCP' }]);
+    assert.deepEqual(agent.livenessProbe!.httpGet, { path: '/healthz', port: 'metrics' });
+    assert.deepEqual(agent.readinessProbe!.httpGet, { path: '/readyz', port: 'metrics' });
+    const podMonitor = parse(await readFile(join(DEPLOY, 'monitoring/podmonitor.yaml'), 'utf8')) as { spec: { podMetricsEndpoints: { port: string }[]; selector: { matchLabels: Record<string, string> } } };
+    assert.equal(podMonitor.spec.podMetricsEndpoints[0]!.port, 'metrics');
+    for (const [k, v] of Object.entries(podMonitor.spec.selector.matchLabels)) assert.equal(ds.spec!.template.metadata!.labels![k], v);
   });
 
   test('DaemonSet: requests and limits for cpu and memory, requests <= limits', () => {
-    const { requests, limits } = agent['resources'];
+    const { requests, limits } = agent.resources as { requests: Record<string, string>; limits: Record<string, string> };
     const cpu = (v: string) => (v.endsWith('m') ? Number(v.slice(0, -1)) / 1000 : Number(v));
     const mem = (v: string) => Number(v.replace(/Mi$/, '')) * (v.endsWith('Mi') ? 1 : NaN);
     for (const r of [requests, limits]) {
-      assert.ok(cpu(r.cpu) > 0 && mem(r.memory) > 0, 'cpu in millicores, memory in Mi');
+      assert.ok(cpu(r['cpu']!) > 0 && mem(r['memory']!) > 0, 'cpu in millicores, memory in Mi');
     }
-    assert.ok(cpu(requests.cpu) <= cpu(limits.cpu) && mem(requests.memory) <= mem(limits.memory));
+    assert.ok(cpu(requests['cpu']!) <= cpu(limits['cpu']!) && mem(requests['memory']!) <= mem(limits['memory']!));
   });
 
   test('image: the released version, never latest; the tag matches package.json', async () => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const [repo, tag] = (agent['image'] as string).split(/:(?=[^:/]+$)/);
+    const [repo, tag] = agent.image!.split(/:(?=[^:/]+$)/);
     assert.ok(repo !== undefined && repo.includes('/'), 'a registry path');
     assert.equal(tag, pkg.version);
-    assert.equal(agent['imagePullPolicy'], 'IfNotPresent');
+    assert.equal(agent.imagePullPolicy, 'IfNotPresent');
   });
 
   test('the shipped config is valid and safe: repair with the default-allow profile, port 9808', async () => {
@@ -178,13 +183,13 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
     assert.equal(config.mode, 'repair');
     assert.deepEqual(config.hostEndpoint.profiles, ['projectcalico-default-allow']);
     assert.equal(config.dryRun, false);
-    assert.equal(config.server.port, agent['ports'][0].containerPort);
+    assert.equal(config.server.port, agent.ports![0]!.containerPort);
     assert.equal(config.apiGroup, 'auto');
   });
 
   test('ClusterRole: exactly the rules the agent needs; no Role (the prune sweep left the node agent)', () => {
-    const cr = find(objects, 'ClusterRole') as Obj;
-    assert.deepEqual(cr['rules'], [
+    const cr = as<V1ClusterRole>(find(objects, 'ClusterRole'));
+    assert.deepEqual(cr.rules, [
       { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['projectcalico.org'], resources: ['hostendpoints'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
       // The policy guard (on by default) reads what Felix evaluates; the cluster view holds them always.
@@ -193,27 +198,27 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ]);
     assert.equal(objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding').length, 0);
-    for (const r of cr['rules'] as Obj[]) {
-      assert.ok(!r['verbs'].includes('*') && !r['resources'].includes('*') && !r['apiGroups'].includes('*'), 'no wildcards');
+    for (const r of cr.rules) {
+      assert.ok(!r.verbs.includes('*') && !r.resources.includes('*') && !r.apiGroups.includes('*'), 'no wildcards');
     }
   });
 
   test('admission policy: fails closed, CREATE/UPDATE/DELETE of HostEndpoints in both Calico groups, only for the agent', () => {
-    const vap = find(objects, 'ValidatingAdmissionPolicy') as Obj;
-    assert.equal(vap['spec'].failurePolicy, 'Fail');
-    assert.deepEqual(vap['spec'].matchConstraints.resourceRules, [
+    const vap = as<V1ValidatingAdmissionPolicy>(find(objects, 'ValidatingAdmissionPolicy'));
+    assert.equal(vap.spec!.failurePolicy, 'Fail');
+    assert.deepEqual(vap.spec!.matchConstraints!.resourceRules, [
       { apiGroups: ['projectcalico.org', 'crd.projectcalico.org'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['hostendpoints'] },
     ]);
-    assert.deepEqual(vap['spec'].matchConditions.map((c: Obj) => c['expression']), [`request.userInfo.username == '${SA_USER}'`]);
-    for (const v of vap['spec'].validations) assert.equal(v.reason, 'Forbidden');
+    assert.deepEqual(vap.spec!.matchConditions!.map((c) => c.expression), [`request.userInfo.username == '${SA_USER}'`]);
+    for (const v of vap.spec!.validations!) assert.equal(v.reason, 'Forbidden');
   });
 
   test('components/crd-v1 adds the crd.projectcalico.org HostEndpoint rule and the policy guard\'s reads there, nothing else', async () => {
     const withV1 = await kustomizeWith(['components/crd-v1']);
-    const base = find(objects, 'ClusterRole') as Obj;
-    const cr = find(withV1, 'ClusterRole') as Obj;
-    assert.deepEqual(cr['rules'], [
-      ...base['rules'],
+    const base = as<V1ClusterRole>(find(objects, 'ClusterRole'));
+    const cr = as<V1ClusterRole>(find(withV1, 'ClusterRole'));
+    assert.deepEqual(cr.rules, [
+      ...base.rules!,
       { apiGroups: ['crd.projectcalico.org'], resources: ['hostendpoints'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
       { apiGroups: ['crd.projectcalico.org'], resources: ['globalnetworkpolicies', 'tiers', 'felixconfigurations'], verbs: ['list', 'watch'] },
       { apiGroups: ['crd.projectcalico.org'], resources: ['stagedglobalnetworkpolicies'], verbs: ['list', 'watch'] },
@@ -224,7 +229,12 @@ describe('deploy/ rendered by kustomize', { skip: skip ?? false }, () => {
 });
 
 describe('deploy/examples', () => {
-  interface Gnp { apiVersion: string; kind: string; metadata: { name: string }; spec: Obj }
+  interface Gnp {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string };
+    spec: { selector: string; order: number; types?: string[]; ingress?: unknown[]; egress?: unknown[]; preDNAT?: boolean; applyOnForward?: boolean; doNotTrack?: boolean };
+  }
   let policies: Gnp[];
   before(async () => {
     const dir = join(DEPLOY, 'examples');

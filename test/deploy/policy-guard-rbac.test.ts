@@ -10,8 +10,9 @@ import type { PolicyRule } from '../fake-apiserver/rbac.ts';
 import { startAgent } from '../helpers/agent-harness.ts';
 import { iface } from '../helpers/interfaces.ts';
 import { DEPLOY, find, kustomize, kustomizeSkipReason } from './render.ts';
+import { prereq } from '../helpers/prereq.ts';
 
-const skip = await kustomizeSkipReason();
+const skip = prereq(await kustomizeSkipReason());
 const SA_USER = 'system:serviceaccount:calico-hep-agent:calico-hep-agent';
 const GNPS = 'globalnetworkpolicies.projectcalico.org';
 const HEPS = 'hostendpoints.projectcalico.org';
@@ -30,7 +31,7 @@ async function runAgent(withoutGuardRule: boolean) {
   return { server, h, held, stop: async () => { await h.stop(); await server.close(); } };
 }
 
-test('with the shipped ClusterRole: the guard reads the policies and the HEP is created, nothing denied', { skip: skip ?? false }, async () => {
+test('with the shipped ClusterRole: the guard reads the policies and the HEP is created, nothing denied', { skip }, async () => {
   const t = await runAgent(false);
   try {
     await t.h.until('HEP created', () => t.server.store.get(HEPS, 'n1-eth0'));
@@ -41,7 +42,7 @@ test('with the shipped ClusterRole: the guard reads the policies and the HEP is 
   }
 });
 
-test('without the guard rule: listing GlobalNetworkPolicies is denied, no HEP is created, and readiness names the resource', { skip: skip ?? false }, async () => {
+test('without the guard rule: listing GlobalNetworkPolicies is denied, no HEP is created, and readiness names the resource', { skip }, async () => {
   const t = await runAgent(true);
   try {
     await t.h.until('a denied GNP list', () => t.server.requestLog.some((e) => e.denied && e.resource === GNPS));

@@ -16,8 +16,9 @@ import { iface } from '../helpers/interfaces.ts';
 import { startAgent, type AgentHarness } from '../helpers/agent-harness.ts';
 import { DEPLOY, find, kustomize, kustomizeSkipReason } from './render.ts';
 import { apiClient } from '../helpers/api-client.ts';
+import { prereq } from '../helpers/prereq.ts';
 
-const skip = await kustomizeSkipReason();
+const skip = prereq(await kustomizeSkipReason());
 const NS = 'calico-hep-agent';
 const SA_USER = `system:serviceaccount:${NS}:calico-hep-agent`;
 const V3 = 'hostendpoints.projectcalico.org';
@@ -34,11 +35,11 @@ function groupResource(entry: RequestLogEntry): { group: string; resource: strin
   return dot < 0 ? { group: '', resource: r } : { group: r.slice(dot + 1), resource: r.slice(0, dot) };
 }
 
-describe('RBAC: the rendered ClusterRole and Role against what the agent really calls', { skip: skip ?? false }, () => {
+describe('RBAC: the rendered ClusterRole and Role against what the agent really calls', { skip }, () => {
   let server: FakeApiServer;
   let clusterRole: Role;
   let h: AgentHarness;
-  let interfaces: NetInterface[] = [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])];
+  const interfaces: NetInterface[] = [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])];
   const hep = (name: string) => server.store.get(V3, name) as HostEndpoint | undefined;
 
   before(async () => {
@@ -80,7 +81,7 @@ describe('RBAC: the rendered ClusterRole and Role against what the agent really 
     server.store.delete(V3, 'n1-eth1');
     await h.until('re-created', () => hep('n1-eth1'));
     // A Node label change: update.
-    server.store.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'node-role.kubernetes.io/control-plane': '', zone: 'z1' } } } as never);
+    server.store.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'node-role.kubernetes.io/control-plane': '', zone: 'z1' } } });
     await h.until('labels updated', () => hep('n1-eth0')?.metadata.labels?.['zone'] === 'z1');
     // Someone removes our node label: the HEP leaves the managed watch, our create gets 409
     // AlreadyExists, the agent re-reads it with a GET and repairs it in place.

@@ -11,12 +11,14 @@ import type { HostEndpoint } from '../../src/core/model.ts';
 import { startFakeApiServer, type FakeApiServer } from '../fake-apiserver/index.ts';
 import { canUseNetns, Netns, run } from '../helpers/netns.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { prereq } from '../helpers/prereq.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/calico-hep-agent.js', import.meta.url));
 const V3 = 'hostendpoints.projectcalico.org';
-const skip = await canUseNetns();
-if (skip !== null) console.log(`# skipping agent namespace tests: ${skip}`);
+const skip = prereq(await canUseNetns());
+if (skip !== false) console.log(`# skipping agent namespace tests: ${skip}`);
 const kubectl = (await run('kubectl', ['version', '--client']).then((r) => r.code === 0, () => false)) ? 'kubectl' : undefined;
+const kubectlSkip = prereq(kubectl === undefined ? 'kubectl not found' : null);
 
 let ns: Netns;
 let server: FakeApiServer;
@@ -28,7 +30,7 @@ let dir: string | undefined;
 const hep = (name: string) => server.store.get(V3, name) as HostEndpoint | undefined;
 
 before(async () => {
-  if (skip !== null) return;
+  if (skip !== false) return;
   ns = await Netns.create();
   await ns.addVeth('eth0', 'peer0');
   await ns.setUp('eth0', 'peer0');
@@ -55,7 +57,7 @@ after(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-const opts = { skip: skip ?? false };
+const opts = { skip };
 
 test('start: the HEP for the namespace interface is created', opts, async () => {
   const h = await waitFor(`n1-eth0 (agent output: ${output})`, () => hep('n1-eth0'), 20_000);
@@ -81,7 +83,7 @@ test('interface deleted: HEP removed after the grace period', opts, async () => 
   await waitFor('n1-eth1 removed', () => hep('n1-eth1') === undefined, 10_000);
 });
 
-test('a HEP deleted with kubectl is restored', { skip: skip ?? (kubectl === undefined ? 'kubectl not found' : false) }, async () => {
+test('a HEP deleted with kubectl is restored', { skip: skip || kubectlSkip }, async () => {
   const r = await run('kubectl', ['--kubeconfig', kubeconfig, 'delete', 'hostendpoints.projectcalico.org', 'n1-eth0']);
   assert.equal(r.code, 0, r.stderr);
   await waitFor('restored', () => hep('n1-eth0'));

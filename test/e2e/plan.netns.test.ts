@@ -5,15 +5,16 @@ import { after, before, test } from 'node:test';
 import type { HostEndpoint } from '../../src/core/model.ts';
 import { hostEndpointName } from '../../src/core/naming.ts';
 import { canUseNetns, execInNetns, Netns } from '../helpers/netns.ts';
+import { prereq } from '../helpers/prereq.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/calico-hep-agent.js', import.meta.url));
-const skip = await canUseNetns();
-if (skip !== null) console.log(`# skipping namespace tests: ${skip}`);
+const skip = prereq(await canUseNetns());
+if (skip !== false) console.log(`# skipping namespace tests: ${skip}`);
 
 let ns: Netns;
 
 before(async () => {
-  if (skip !== null) return;
+  if (skip !== false) return;
   ns = await Netns.create();
   await ns.addVeth('eth0', 'peer0');
   await ns.addVeth('eth1', 'peer1');
@@ -41,7 +42,7 @@ after(async () => {
   await ns?.destroy();
 });
 
-test('plan inside a namespace lists exactly the expected HostEndpoints', { skip: skip ?? false }, async () => {
+test('plan inside a namespace lists exactly the expected HostEndpoints', { skip }, async () => {
   const r = await execInNetns(ns.name, process.execPath, [
     CLI, 'plan', '--node-name', 'n1', '--node-labels', 'role=master', '--output', 'json',
   ], { timeoutMs: 20_000 });
@@ -69,7 +70,7 @@ test('plan inside a namespace lists exactly the expected HostEndpoints', { skip:
   }
 });
 
-test('plan applies interface rules: by name, by CIDR, by default route', { skip: skip ?? false }, async () => {
+test('plan applies interface rules: by name, by CIDR, by default route', { skip }, async () => {
   const config = [
     'interfaces: { include: ["eth*", "br0"] }',
     'interfaceRules:',
@@ -79,7 +80,7 @@ test('plan applies interface rules: by name, by CIDR, by default route', { skip:
   const r = await execInNetns(ns.name, 'sh', ['-c', `printf '%s' "$0" | ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} plan --node-name n1 --node-labels role=master --output json --config /dev/stdin`, config], { timeoutMs: 20_000 });
   assert.equal(r.code, 0, r.stderr);
   const heps = (JSON.parse(r.stdout) as { items: HostEndpoint[] }).items;
-  const labels = Object.fromEntries(heps.map((h) => [h.spec.interfaceName, { type: h.metadata.labels?.['type'], zone: h.metadata.labels?.['zone'] }]));
+  const labels = Object.fromEntries(heps.map((h): [string, { type: string | undefined; zone: string | undefined }] => [String(h.spec.interfaceName), { type: h.metadata.labels?.['type'], zone: h.metadata.labels?.['zone'] }]));
   assert.deepEqual(labels, {
     br0: { type: undefined, zone: 'dmz' },
     eth0: { type: 'external', zone: undefined },

@@ -33,7 +33,7 @@ export function connectFakeApiServer(p: { url: string; caPem: string; token: str
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          try { resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }); } catch (e) { reject(e as Error); }
+          try { resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }); } catch (e) { reject(e instanceof Error ? e : new Error(String(e))); }
         });
       });
       req.on('error', reject);

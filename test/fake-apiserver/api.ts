@@ -237,7 +237,8 @@ export class Api {
     const gr = groupResource(t);
     const cur = this.store.get(gr, name, ns);
     if (!cur) throw errors.notFound(t.group, t.resource, name);
-    const opts = isObj(body) ? body : {};
+    // DeleteOptions as read here (client input: declared, not checked).
+    const opts = (isObj(body) ? body : {}) as { preconditions?: { uid?: string; resourceVersion?: string }; propagationPolicy?: string; dryRun?: unknown };
     const pre = isObj(opts.preconditions) ? opts.preconditions : {};
     if (pre.uid && pre.uid !== cur.metadata.uid) {
       throw errors.conflict(t.group, t.resource, name, `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${cur.metadata.uid}`);
@@ -379,5 +380,5 @@ export function isDryRun(q: URLSearchParams): boolean {
 
 function stripType(o: KubeObject): KubeObject {
   const { apiVersion: _a, kind: _k, ...rest } = o;
-  return rest as KubeObject;
+  return rest;
 }

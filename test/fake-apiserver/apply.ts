@@ -139,7 +139,7 @@ export function serverSideApply(current: KubeObject | undefined, applied: KubeOb
   for (const p of before) {
     if (appliedPaths.has(p)) continue;
     if (owned.some((o) => o !== mine && o.paths.has(p))) continue;
-    deleteAt(result as Record<string, unknown>, dec(p));
+    deleteAt(result, dec(p));
   }
   if (!mine) { mine = { entry: { manager, operation: 'Apply', apiVersion }, paths: new Set() }; owned.push(mine); }
   const changed = canonical([...before].sort()) !== canonical([...appliedPaths].sort())

@@ -8,6 +8,7 @@ import {
 } from '@kubernetes/client-node';
 import { startFakeApiServer, type FakeApiServer } from './index.ts';
 import { hep, waitFor } from './testutil.ts';
+import { parseJson } from '../helpers/json.ts';
 
 const G = { group: 'projectcalico.org', version: 'v3', plural: 'hostendpoints' };
 let s: FakeApiServer;
@@ -56,7 +57,7 @@ describe('@kubernetes/client-node against the fake', () => {
     let err: ApiException<string> | undefined;
     try { await custom.createClusterCustomObject({ ...G, body: hep('bad', { interfaceName: 'bad iface' }) }); } catch (e) { err = e as ApiException<string>; }
     assert.equal(err?.code, 422);
-    assert.equal(JSON.parse(err!.body).details.causes[0].field, 'spec.interfaceName');
+    assert.equal(parseJson<{ details: { causes: { field: string }[] } }>(err.body).details.causes[0]!.field, 'spec.interfaceName');
     await custom.deleteClusterCustomObject({ ...G, name: 'c1' });
     await custom.deleteClusterCustomObject({ ...G, name: 'c2' });
   });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakeApiServer, type FakeApiServer } from './index.ts';
-import { client, hep, HEPS, node, openWatch, raw, waitFor } from './testutil.ts';
+import { client, hep, HEPS, node, openWatch, raw, waitFor, type WireMeta } from './testutil.ts';
 
 let s: FakeApiServer;
 let api: ReturnType<typeof client>;
@@ -21,12 +21,12 @@ describe('auth, discovery and errors', () => {
     assert.equal((await raw(s, 'GET', '/api/v1/nodes', { token: 'wrong' })).status, 401);
   });
   it('serves discovery for the configured groups only', async () => {
-    const groups = (await api('GET', '/apis')).json.groups.map((g: any) => g.name);
+    const groups = (await api('GET', '/apis')).json.groups.map((g) => g.name);
     assert.deepEqual(groups.filter((g: string) => g.includes('calico')).sort(), ['crd.projectcalico.org', 'projectcalico.org']);
     assert.ok(groups.includes('coordination.k8s.io') && groups.includes('events.k8s.io'));
     const v3 = (await api('GET', '/apis/projectcalico.org/v3')).json;
-    assert.deepEqual(v3.resources.map((r: any) => r.name).sort(), ['felixconfigurations', 'globalnetworkpolicies', 'hostendpoints', 'tiers']);
-    assert.equal((await api('GET', '/api/v1')).json.resources.find((r: any) => r.name === 'nodes').namespaced, false);
+    assert.deepEqual(v3.resources.map((r) => r.name).sort(), ['felixconfigurations', 'globalnetworkpolicies', 'hostendpoints', 'tiers']);
+    assert.equal((await api('GET', '/api/v1')).json.resources.find((r) => r.name === 'nodes')!.namespaced, false);
     assert.equal((await api('GET', '/version')).json.major, '1');
     const none = await startFakeApiServer({ calicoGroups: [] });
     try {
@@ -51,7 +51,7 @@ describe('auth, discovery and errors', () => {
     assert.equal(r.status, 422);
     assert.equal(r.json.reason, 'Invalid');
     assert.equal(r.json.details.kind, 'HostEndpoint');
-    assert.ok(r.json.details.causes.some((c: any) => c.field === 'spec.interfaceName' && c.reason === 'FieldValueTooLong'));
+    assert.ok(r.json.details.causes.some((c) => c.field === 'spec.interfaceName' && c.reason === 'FieldValueTooLong'));
     assert.match(r.json.message, /^HostEndpoint\.projectcalico\.org "bad" is invalid: /);
   });
   it('prunes unknown fields with a Warning header, or rejects them with fieldValidation=Strict', async () => {
@@ -87,10 +87,10 @@ describe('writes and resourceVersions', () => {
     assert.equal(stale.status, 409);
     assert.equal(stale.json.reason, 'Conflict');
     assert.match(stale.json.message, /the object has been modified; please apply your changes to the latest version and try again/);
-    const noRv = structuredClone(u.json); delete noRv.metadata.resourceVersion;
+    const noRv: { metadata: Partial<WireMeta> } = structuredClone(u.json); delete noRv.metadata.resourceVersion;
     const nr = await api('PUT', `${HEPS}/rv1`, { body: noRv });
     assert.equal(nr.status, 422);
-    assert.equal(nr.json.details.causes[0].field, 'metadata.resourceVersion');
+    assert.equal(nr.json.details.causes[0]!.field, 'metadata.resourceVersion');
     const same = await api('PUT', `${HEPS}/rv1`, { body: u.json });
     assert.equal(same.json.metadata.resourceVersion, u.json.metadata.resourceVersion, 'no-op update keeps RV');
     const mp = await api('PATCH', `${HEPS}/rv1`, { body: { spec: { interfaceName: 'eth1' } }, contentType: 'application/merge-patch+json' });
@@ -111,7 +111,7 @@ describe('writes and resourceVersions', () => {
     assert.equal(noFm.status, 422);
     const ssa = await api('PATCH', `${HEPS}/p2?fieldManager=agent`, { body: hep('p2'), contentType: 'application/apply-patch+yaml' });
     assert.equal(ssa.status, 201, 'apply creates');
-    assert.equal(ssa.json.metadata.managedFields[0].manager, 'agent');
+    assert.equal(ssa.json.metadata.managedFields[0]!.manager, 'agent');
     const again = await api('PATCH', `${HEPS}/p2?fieldManager=agent`, { body: hep('p2'), contentType: 'application/apply-patch+yaml' });
     assert.equal(again.status, 200);
     assert.equal(again.json.metadata.resourceVersion, ssa.json.metadata.resourceVersion, 'identical apply is a no-op');
@@ -128,9 +128,9 @@ describe('writes and resourceVersions', () => {
     const l = (await api('GET', '/api/v1/nodes?labelSelector=z%3D1')).json;
     assert.equal(l.kind, 'NodeList');
     assert.equal(l.items.length, 1);
-    assert.equal(l.items[0].kind, undefined);
+    assert.equal(l.items[0]!.kind, undefined);
     const hl = (await api('GET', `${HEPS}?fieldSelector=metadata.name%3Dp1`)).json;
-    assert.equal(hl.items[0].kind, 'HostEndpoint');
+    assert.equal(hl.items[0]!.kind, 'HostEndpoint');
     assert.equal((await api('GET', `${HEPS}?fieldSelector=spec.node%3Dn1`)).status, 400);
     const dn = await api('DELETE', '/api/v1/nodes/u1');
     assert.equal(dn.json.kind, 'Status');
@@ -146,7 +146,7 @@ describe('writes and resourceVersions', () => {
     assert.ok(p1.metadata.continue);
     await api('DELETE', '/api/v1/nodes/pg-c');
     const p2 = (await api('GET', `/api/v1/nodes?labelSelector=pg&limit=2&continue=${p1.metadata.continue}`)).json;
-    assert.deepEqual(p2.items.map((i: any) => i.metadata.name), ['pg-c'], 'continue reads the snapshot of the first page');
+    assert.deepEqual(p2.items.map((i) => i.metadata.name), ['pg-c'], 'continue reads the snapshot of the first page');
     s.controls.compact();
     const gone = await api('GET', `/api/v1/nodes?limit=2&continue=${p1.metadata.continue}`);
     assert.equal(gone.status, 410);
@@ -171,19 +171,19 @@ describe('watch', () => {
     await api('POST', '/api/v1/nodes', { body: node('w1', { role: 'w' }) });
     const w = openWatch(s, '/api/v1/nodes?watch=true&labelSelector=role%3Dw&allowWatchBookmarks=true', s.adminToken);
     await waitFor(() => w.events.some((e) => e.type === 'ADDED' && e.object.metadata.name === 'w1'), 'initial ADDED');
-    assert.equal(w.events[0].object.kind, 'Node');
+    assert.equal(w.events[0]!.object.kind, 'Node');
     await api('PATCH', '/api/v1/nodes/w1', { body: { metadata: { labels: { role: 'other' } } }, contentType: 'application/merge-patch+json' });
     await waitFor(() => w.events.some((e) => e.type === 'DELETED'), 'DELETED when leaving the selector');
     await waitFor(() => w.events.some((e) => e.type === 'BOOKMARK'), 'bookmark');
     const bm = w.events.find((e) => e.type === 'BOOKMARK');
-    assert.deepEqual(Object.keys(bm.object.metadata), ['resourceVersion']);
+    assert.deepEqual(Object.keys(bm!.object.metadata), ['resourceVersion']);
     w.stop();
     const rv = s.store.resourceVersion;
     await api('PATCH', '/api/v1/nodes/w1', { body: { metadata: { labels: { role: 'w' } } }, contentType: 'application/merge-patch+json' });
     const r = openWatch(s, `/api/v1/nodes?watch=true&resourceVersion=${rv}&labelSelector=role%3Dw`, s.adminToken);
     await waitFor(() => r.events.length === 1, 'resumed event');
-    assert.equal(r.events[0].type, 'ADDED', 'entering the selector is ADDED');
-    assert.equal(r.events[0].object.metadata.resourceVersion, String(Number(rv) + 1));
+    assert.equal(r.events[0]!.type, 'ADDED', 'entering the selector is ADDED');
+    assert.equal(r.events[0]!.object.metadata.resourceVersion, String(Number(rv) + 1));
     r.stop();
   });
   it('delivers 410 Expired as an ERROR event for a compacted resourceVersion, then closes', async () => {
@@ -194,16 +194,16 @@ describe('watch', () => {
     await waitFor(() => w.ended, 'watch closed');
     assert.equal(w.status, 200);
     assert.equal(w.events.length, 1);
-    assert.equal(w.events[0].type, 'ERROR');
-    assert.equal(w.events[0].object.code, 410);
-    assert.equal(w.events[0].object.reason, 'Expired');
-    assert.match(w.events[0].object.message, /too old resource version/);
+    assert.equal(w.events[0]!.type, 'ERROR');
+    assert.equal(w.events[0]!.object.code, 410);
+    assert.equal(w.events[0]!.object.reason, 'Expired');
+    assert.match(w.events[0]!.object.message, /too old resource version/);
   });
   it('honours timeoutSeconds, sendInitialEvents, dropWatches and hangWatches', async () => {
     const t = openWatch(s, '/api/v1/nodes?watch=true&timeoutSeconds=1&resourceVersion=' + s.store.resourceVersion, s.adminToken);
     const init = openWatch(s, '/api/v1/nodes?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&labelSelector=role%3Dw', s.adminToken);
     await waitFor(() => init.events.some((e) => e.type === 'BOOKMARK' && e.object.metadata.annotations?.['k8s.io/initial-events-end'] === 'true'), 'initial-events-end bookmark');
-    assert.equal(init.events[0].type, 'ADDED');
+    assert.equal(init.events[0]!.type, 'ADDED');
     await waitFor(() => t.ended, 'timeoutSeconds ends the watch', 3000);
     const d = openWatch(s, '/api/v1/nodes?watch=true&resourceVersion=' + s.store.resourceVersion, s.adminToken);
     await waitFor(() => s.controls.activeWatches() >= 2, 'watches open');
@@ -212,8 +212,10 @@ describe('watch', () => {
     const h = openWatch(s, '/api/v1/nodes?watch=true&resourceVersion=' + s.store.resourceVersion, s.adminToken);
     await waitFor(() => s.controls.activeWatches() === 1, 'watch open');
     s.controls.hangWatches(true);
+    const sentBefore = s.controls.watchEventsSent();
     await api('POST', '/api/v1/nodes', { body: node('hung') });
-    await new Promise((r) => setTimeout(r, 50));
+    // The store fans an event out to the watches while the POST is handled, so by its answer any write has happened.
+    assert.equal(s.controls.watchEventsSent(), sentBefore, 'the server writes nothing to a hung watch');
     assert.equal(h.events.length, 0, 'a hung watch delivers nothing');
     s.controls.hangWatches(false);
     h.stop();
@@ -273,7 +275,7 @@ describe('faults, RBAC and the request log', () => {
   });
   it('refuse-mode outage closes the port for its duration', async () => {
     await s.controls.outage(150, 'refuse');
-    await assert.rejects(api('GET', '/api/v1/nodes'), (e: any) => e.code === 'ECONNREFUSED');
+    await assert.rejects(api('GET', '/api/v1/nodes'), (e) => (e as NodeJS.ErrnoException).code === 'ECONNREFUSED');
     await waitFor(async () => { try { return (await api('GET', '/api/v1/nodes')).status === 200; } catch { return false; } }, 'listening again');
   });
   it('logs every request with verb, path, code, watch flag and user', async () => {

@@ -76,6 +76,8 @@ export interface FakeControls {
   bookmarkIntervalMs: number;
   gcDelayMs: number;
   activeWatches(): number;
+  /** Events (and bookmarks) written so far to the open watches; a hung watch's count stays put. */
+  watchEventsSent(): number;
   /** Clears latency, queued failures and conflict bursts. */
   reset(): void;
 }
@@ -138,7 +140,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   for (const ns of opts.namespaces ?? DEFAULT_NAMESPACES) fakeStore.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   for (const o of opts.seed ?? []) fakeStore.put(o);
 
-  let front: HttpFront; // assigned below; the controls close over it
+  // `front` is created below; the controls close over it and run only after it exists.
   const controls: FakeControls = {
     get latencyMs() { return front.faults.latencyMs; },
     set latencyMs(v: number) { front.faults.latencyMs = v; },
@@ -153,12 +155,13 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     get gcDelayMs() { return api.gc.delayMs; },
     set gcDelayMs(v: number) { api.gc.delayMs = v; },
     activeWatches: () => watches.active.size,
+    watchEventsSent: () => [...watches.active].reduce((n, w) => n + w.sent, 0),
     reset: () => { front.faults.reset(); watches.hang(false); },
   };
 
-  front = new HttpFront({
+  const front: HttpFront = new HttpFront({
     tls, store, registry, api, watches, tokens, roles,
-    admin: (req, res, body, url) => adminHandler(req, res, body, url, { fakeStore, controls, front, store }),
+    admin: (req, res, body, url) => Promise.resolve(adminHandler(req, res, body, url, { fakeStore, controls, front, store })),
   });
   await front.listen(opts.port ?? 0);
   const url = `https://127.0.0.1:${front.port}`;
@@ -185,7 +188,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
 
 interface AdminDeps { fakeStore: FakeStore; controls: FakeControls; front: HttpFront; store: Store }
 
-async function adminHandler(req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL, d: AdminDeps): Promise<void> {
+function adminHandler(req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL, d: AdminDeps): void {
   const send = (code: number, v: unknown) => { res.writeHead(code, { 'Content-Type': 'application/json' }); res.end(JSON.stringify(v)); };
   const seg = url.pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent); // after "__fake"
   const json = () => (body.length ? JSON.parse(body.toString('utf8')) as Record<string, unknown> : {});

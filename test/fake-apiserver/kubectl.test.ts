@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeApiServer, type FakeApiServer } from './index.ts';
 import { hep, waitFor } from './testutil.ts';
+import { prereq } from '../helpers/prereq.ts';
 
 const kubectlPath = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).stdout.trim();
-const skip = kubectlPath ? false : 'kubectl not found on PATH';
+const skip = prereq(kubectlPath ? null : 'kubectl not found on PATH');
 if (skip) console.log(`# skipping kubectl fidelity tests: ${skip}`);
 
 let s: FakeApiServer;

@@ -38,10 +38,10 @@ export function jsonPatch(doc: unknown, ops: unknown): unknown {
   for (const op of ops) {
     if (!isObj(op) || typeof op.op !== 'string' || typeof op.path !== 'string') throw errors.badRequest('json patch: malformed operation');
     const toks = splitPointer(op.path);
-    const fail = (why: string): never => { throw errors.unprocessable(`jsonpatch ${op.op} operation does not apply: ${why}`); };
+    const fail = (why: string): never => { throw errors.unprocessable(`jsonpatch ${String(op.op)} operation does not apply: ${why}`); };
     const parentOf = (t: string[]) => {
       const parent = getAt(root, t.slice(0, -1));
-      if (!isObj(parent) && !Array.isArray(parent)) fail(`doc is missing path: "${op.path}"`);
+      if (!isObj(parent) && !Array.isArray(parent)) fail(`doc is missing path: "${String(op.path)}"`);
       return parent as Record<string, unknown> | unknown[];
     };
     const put = (t: string[], value: unknown, insert: boolean) => {
@@ -62,7 +62,7 @@ export function jsonPatch(doc: unknown, ops: unknown): unknown {
         if (!(i >= 0 && i < parent.length)) fail(`index out of bounds: ${last}`);
         return parent.splice(i, 1)[0];
       }
-      if (!Object.hasOwn(parent, last)) fail(`doc is missing key: ${op.path}`);
+      if (!Object.hasOwn(parent, last)) fail(`doc is missing key: ${String(op.path)}`);
       const v = parent[last];
       delete parent[last];
       return v;
@@ -70,7 +70,7 @@ export function jsonPatch(doc: unknown, ops: unknown): unknown {
     switch (op.op) {
       case 'add': put(toks, structuredClone(op.value), true); break;
       case 'remove': remove(toks); break;
-      case 'replace': if (getAt(root, toks) === undefined) fail(`doc is missing key: ${op.path}`); put(toks, structuredClone(op.value), false); break;
+      case 'replace': if (getAt(root, toks) === undefined) fail(`doc is missing key: ${String(op.path)}`); put(toks, structuredClone(op.value), false); break;
       case 'move': { const v = remove(splitPointer(String(op.from))); put(toks, v, true); break; }
       case 'copy': put(toks, structuredClone(getAt(root, splitPointer(String(op.from)))), true); break;
       case 'test':

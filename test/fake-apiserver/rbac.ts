@@ -20,7 +20,7 @@ export function loadClusterRoles(src: object | string | Array<object | string>):
     if (roles.length === 0) throw new Error(`${src}: no ClusterRole document found`);
     return roles;
   }
-  return [src as ClusterRole];
+  return [src];
 }
 
 const matches = (list: string[] | undefined, v: string) => !!list && (list.includes('*') || list.includes(v));

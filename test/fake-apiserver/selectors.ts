@@ -110,7 +110,7 @@ export function fieldValue(obj: unknown, path: string): string {
     cur = (cur as Record<string, unknown>)[p];
   }
   if (cur === undefined || cur === null) return '';
-  return String(cur);
+  return typeof cur === 'string' ? cur : JSON.stringify(cur);
 }
 
 export function matchesFields(reqs: FieldRequirement[], obj: unknown): boolean {

@@ -201,7 +201,7 @@ export class HttpFront {
         const b = r.body as KubeObject & { items?: KubeObject[] };
         const withType = (o: KubeObject) => this.p.api.withType(route.type, o);
         r = { code: r.code, body: verb === 'get' ? toTable(route.type, [b], { resourceVersion: b.metadata.resourceVersion }, includeObject)
-          : toTable(route.type, (b.items ?? []).map(withType), b.metadata as Record<string, unknown>, includeObject) };
+          : toTable(route.type, (b.items ?? []).map(withType), b.metadata, includeObject) };
       }
       const headers: Record<string, string | string[]> = {};
       if (ctx.warnings.length) headers.Warning = ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`);

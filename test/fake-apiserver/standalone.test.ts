@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { connectFakeApiServer } from './index.ts';
 import { hep, raw } from './testutil.ts';
+import { parseJson } from '../helpers/json.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const ROLE = `apiVersion: v1
@@ -42,7 +43,7 @@ describe('standalone main.ts', () => {
       createInterface({ input: child.stdout! }).once('line', resolve);
       child.once('exit', (c) => reject(new Error(`exited ${c}`)));
     });
-    ready = JSON.parse(line);
+    ready = parseJson<typeof ready>(line);
   });
   after(async () => { if (child.exitCode === null) child.kill('SIGKILL'); await rm(dir, { recursive: true, force: true }); });
 

@@ -1,8 +1,31 @@
 // Helpers for this directory's tests: raw HTTPS requests (to see exact codes, headers and bodies) and polling.
 import { request } from 'node:https';
 import type { FakeApiServer } from './index.ts';
+import { parseJson } from '../helpers/json.ts';
 
-export interface RawResponse { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }
+/**
+ * A Kubernetes wire body as these tests read it (object, list, Status, discovery, watch event object).
+ * Fields are declared present so a test reads them as before; one the server left out fails the test
+ * with a TypeError where it is read.
+ */
+export interface WireMeta {
+  name: string; namespace?: string; continue?: string; uid: string; resourceVersion: string; generation: number;
+  labels: Record<string, string>; annotations?: Record<string, string>;
+  creationTimestamp: string; deletionTimestamp?: string; finalizers?: string[];
+  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
+  managedFields: { manager: string; operation?: string }[];
+}
+export interface WireBody {
+  kind: string; apiVersion: string; metadata: WireMeta;
+  spec: Record<string, unknown>; status: unknown;
+  items: WireBody[];
+  code: number; reason: string; message: string;
+  details: { name?: string; group?: string; kind: string; causes: { field: string; reason: string; message?: string }[] };
+  groups: { name: string }[]; resources: { name: string; namespaced: boolean }[]; major: string;
+}
+export interface WatchEvent { type: string; object: WireBody }
+
+export interface RawResponse { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: WireBody }
 
 export function raw(s: Pick<FakeApiServer, 'url' | 'caPem'>, method: string, path: string, o: { token?: string | null; body?: unknown; contentType?: string; accept?: string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
@@ -16,9 +39,10 @@ export function raw(s: Pick<FakeApiServer, 'url' | 'caPem'>, method: string, pat
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        let json: WireBody | undefined;
+        try { json = parseJson<WireBody>(text); } catch { json = undefined; }
+        // A body that is not JSON leaves `json` undefined; a test reading it then fails where it reads.
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: json as WireBody });
       });
     });
     req.on('error', reject);
@@ -33,7 +57,7 @@ export function client(s: FakeApiServer, token = s.adminToken) {
 
 /** Opens a watch and collects its newline-delimited events until `stop()` or the server ends it. */
 export function openWatch(s: Pick<FakeApiServer, 'url' | 'caPem'>, path: string, token: string) {
-  const events: any[] = [];
+  const events: WatchEvent[] = [];
   let ended = false;
   let statusCode = 0;
   const req = request(new URL(path, s.url), { method: 'GET', ca: s.caPem, headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
@@ -42,7 +66,7 @@ export function openWatch(s: Pick<FakeApiServer, 'url' | 'caPem'>, path: string,
     res.on('data', (c: Buffer) => {
       buf += c.toString('utf8');
       let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); if (line.trim()) events.push(JSON.parse(line)); }
+      while ((i = buf.indexOf('\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); if (line.trim()) events.push(parseJson<WatchEvent>(line)); }
     });
     res.on('end', () => { ended = true; });
     res.on('error', () => { ended = true; });

@@ -65,7 +65,7 @@ describe('patch formats', () => {
     const out = strategicMergePatch(node, {
       metadata: { labels: { b: '2' }, $setElementOrder: 'ignored', '$deleteFromPrimitiveList/finalizers': ['x'] },
       status: { conditions: [{ type: 'Ready', status: 'True' }, { type: 'DiskPressure', $patch: 'delete' }] },
-    }) as any;
+    }) as { metadata: { labels: Record<string, string>; finalizers: string[] }; status: { conditions: unknown[] } };
     assert.deepEqual(out.metadata.labels, { a: '1', b: '2' });
     assert.deepEqual(out.metadata.finalizers, []);
     assert.deepEqual(out.status.conditions, [{ type: 'Ready', status: 'True' }]);
@@ -132,7 +132,7 @@ describe('admission of Calico objects', () => {
     assert.ok(r.causes.some((c) => c.reason === 'FieldValueForbidden' && c.message.includes('preDNAT and doNotTrack cannot both be true')), JSON.stringify(r.causes));
     const ok = run({ selector: 'all()', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] }, 'p', gnpType);
     assert.deepEqual(ok.causes, []);
-    assert.equal((ok.obj.spec as any).tier, 'default', 'schema default applied');
+    assert.equal((ok.obj.spec as { tier?: unknown }).tier, 'default', 'schema default applied');
   });
 });
 

@@ -108,7 +108,7 @@ export function pruneAndDefault(obj: KubeObject, schema: Schema): string[] {
     if (v === undefined) delete obj[k]; else obj[k] = v;
   }
   for (const k of Object.keys(obj.metadata)) if (!OBJECT_META_FIELDS.has(k)) { unknown.push(`metadata.${k}`); delete obj.metadata[k]; }
-  applyDefaults(obj as Record<string, unknown>, schema);
+  applyDefaults(obj, schema);
   return unknown;
 }
 
@@ -133,14 +133,14 @@ function walk(v: unknown, s: Schema, path: string, unknown: string[]): unknown {
 }
 
 function applyDefaults(v: unknown, s: Schema): void {
-  if (Array.isArray(v) && isObj(s.items)) { for (const x of v) applyDefaults(x, s.items as Schema); return; }
+  if (Array.isArray(v) && isObj(s.items)) { for (const x of v) applyDefaults(x, s.items); return; }
   if (!isObj(v)) return;
   const props = (s.properties ?? {}) as Record<string, Schema>;
   for (const [k, cs] of Object.entries(props)) {
     if (v[k] === undefined && cs.default !== undefined) v[k] = structuredClone(cs.default);
     if (v[k] !== undefined) applyDefaults(v[k], cs);
   }
-  if (isObj(s.additionalProperties)) for (const x of Object.values(v)) applyDefaults(x, s.additionalProperties as Schema);
+  if (isObj(s.additionalProperties)) for (const x of Object.values(v)) applyDefaults(x, s.additionalProperties);
 }
 
 // ---- OpenAPI schema via ajv ----------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ function toJsonSchema(s: Schema, isRoot = false): Schema {
     if (k === 'properties' && isObj(v)) {
       out.properties = Object.fromEntries(Object.entries(v).map(([pk, pv]) =>
         [pk, isRoot && pk === 'metadata' ? { type: 'object' } : toJsonSchema(pv as Schema)]));
-    } else if ((k === 'items' || k === 'additionalProperties' || k === 'not') && isObj(v)) out[k] = toJsonSchema(v as Schema);
+    } else if ((k === 'items' || k === 'additionalProperties' || k === 'not') && isObj(v)) out[k] = toJsonSchema(v);
     else if ((k === 'anyOf' || k === 'allOf' || k === 'oneOf') && Array.isArray(v)) out[k] = v.map((x) => toJsonSchema(x as Schema));
     else out[k] = v;
   }
@@ -284,7 +284,7 @@ function celAndSets(v: unknown, old: unknown, s: Schema, path: string, causes: S
   } else if (isObj(v)) {
     const props = (s.properties ?? {}) as Record<string, Schema>;
     for (const [k, x] of Object.entries(v)) {
-      const cs = props[k] ?? (isObj(s.additionalProperties) ? (s.additionalProperties as Schema) : undefined);
+      const cs = props[k] ?? (isObj(s.additionalProperties) ? (s.additionalProperties) : undefined);
       if (cs) celAndSets(x, isObj(old) ? old[k] : undefined, cs, path ? `${path}.${k}` : k, causes);
     }
   }

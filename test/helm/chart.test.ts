@@ -12,14 +12,30 @@ import { validateConfig } from '../../src/config/load.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { CHART, ROOT, configJsonSchema, staleDerived, valuesDocs } from '../../scripts/helm-tools.ts';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML
+/** Parsed YAML or JSON: a mapping whose values are read by the test, never trusted to have a shape. */
+type Obj = Record<string, unknown>;
+
+/** values.yaml as far as these tests read it. */
+interface Values extends Obj {
+  image: { tag: string };
+  config: unknown;
+}
+
+/** Sets the value at a dotted key path (every step before the last must be a mapping). */
+function set(v: Obj, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = v;
+  for (const k of keys.slice(0, -1)) node = node[k] as Obj;
+  node[keys[keys.length - 1]!] = value;
+}
 
 const read = (path: string) => readFile(join(CHART, path), 'utf8');
 
 /** Every key path of the agent's config schema, down to leaves (records and arrays are leaves). */
 function schemaKeyPaths(schema: z.ZodMiniType, prefix = ''): string[] {
-  let node = schema as unknown as { _zod: { def: Obj } };
-  while (['default', 'prefault', 'optional', 'nullable'].includes(node._zod.def['type'] as string)) node = node._zod.def['innerType'];
+  type Node = { _zod: { def: Obj } };
+  let node = schema as unknown as Node;
+  while (['default', 'prefault', 'optional', 'nullable'].includes(node._zod.def['type'] as string)) node = node._zod.def['innerType'] as Node;
   if (node._zod.def['type'] !== 'object') return prefix === '' ? [] : [prefix];
   return Object.entries(node._zod.def['shape'] as Record<string, z.ZodMiniType>).flatMap(([k, v]) => schemaKeyPaths(v, prefix === '' ? k : `${prefix}.${k}`));
 }
@@ -30,21 +46,21 @@ function valueKeyPaths(value: unknown, prefix = ''): string[] {
 }
 
 describe('chart files', () => {
-  let values: Obj;
+  let values: Values;
   let valuesText: string;
   before(async () => {
     valuesText = await read('values.yaml');
-    values = parse(valuesText) as Obj;
+    values = parse(valuesText) as Values;
   });
 
   test('Chart.yaml: apiVersion v2, appVersion = package.json version, the image tag it implies', async () => {
-    const chart = parse(await read('Chart.yaml')) as Obj;
+    const chart = parse(await read('Chart.yaml')) as { apiVersion: string; name: string; appVersion: string; version: string };
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    assert.equal(chart['apiVersion'], 'v2');
-    assert.equal(chart['name'], 'calico-hep-agent');
-    assert.equal(chart['appVersion'], pkg.version, 'bump appVersion in Chart.yaml with package.json');
-    assert.match(chart['version'], /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'the chart version is SemVer');
-    assert.equal(values['image'].tag, '', 'the tag defaults to appVersion');
+    assert.equal(chart.apiVersion, 'v2');
+    assert.equal(chart.name, 'calico-hep-agent');
+    assert.equal(chart.appVersion, pkg.version, 'bump appVersion in Chart.yaml with package.json');
+    assert.match(chart.version, /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'the chart version is SemVer');
+    assert.equal(values.image.tag, '', 'the tag defaults to appVersion');
   });
 
   test('values.yaml config: the agent accepts it, and it is the shipped deploy/config.yaml', async () => {
@@ -94,33 +110,33 @@ describe('chart files', () => {
     });
 
     test('config there is the agent schema converted (minus nodeName, port >= 1)', async () => {
-      const schema = JSON.parse(await read('values.schema.json')) as Obj;
-      assert.deepEqual(schema['properties']['config'], JSON.parse(JSON.stringify(configJsonSchema())));
-      assert.equal(schema['properties']['config'].additionalProperties, false);
+      const schema = JSON.parse(await read('values.schema.json')) as { properties: { config: { additionalProperties?: unknown } } };
+      assert.deepEqual(schema.properties.config, JSON.parse(JSON.stringify(configJsonSchema())));
+      assert.equal(schema.properties.config.additionalProperties, false);
     });
 
     const bad: [string, (v: Obj) => void][] = [
-      ['unknown top-level key', (v) => { v['replicas'] = 3; }],
-      ['unknown config key', (v) => { v['config'].interval = 5; }],
-      ['config.nodeName', (v) => { v['config'].nodeName = 'n1'; }],
-      ['mode enum', (v) => { v['config'].mode = 'fix'; }],
-      ['apiGroup enum', (v) => { v['config'].apiGroup = 'projectcalico.org/v1'; }],
-      ['logLevel enum', (v) => { v['config'].logLevel = 'verbose'; }],
-      ['port too high', (v) => { v['config'].server.port = 70000; }],
-      ['port 0', (v) => { v['config'].server.port = 0; }],
-      ['port as string', (v) => { v['config'].server.port = '9808'; }],
-      ['interval below minimum', (v) => { v['config'].intervals.resyncSeconds = 5; }],
-      ['interval not an integer', (v) => { v['config'].intervals.rescanSeconds = 1.5; }],
-      ['profiles not a list', (v) => { v['config'].hostEndpoint.profiles = 'projectcalico-default-allow'; }],
-      ['interface rule without match', (v) => { v['config'].interfaceRules = [{ name: 'x', labels: {} }]; }],
-      ['boolean as string', (v) => { v['config'].dryRun = 'yes'; }],
-      ['pullPolicy enum', (v) => { v['image'].pullPolicy = 'Sometimes'; }],
-      ['digest format', (v) => { v['image'].digest = 'latest'; }],
-      ['Deny with Warn', (v) => { v['admissionPolicy'].validationActions = ['Deny', 'Warn']; }],
-      ['unknown validation action', (v) => { v['admissionPolicy'].validationActions = ['Block']; }],
-      ['scrape interval', (v) => { v['monitoring'].podMonitor.interval = 'soon'; }],
-      ['monitoring typo', (v) => { v['monitoring'].podmonitor = { enabled: true }; }],
-      ['label value not a string', (v) => { v['commonLabels'] = { team: 1 }; }],
+      ['unknown top-level key', (v) => set(v, 'replicas', 3)],
+      ['unknown config key', (v) => set(v, 'config.interval', 5)],
+      ['config.nodeName', (v) => set(v, 'config.nodeName', 'n1')],
+      ['mode enum', (v) => set(v, 'config.mode', 'fix')],
+      ['apiGroup enum', (v) => set(v, 'config.apiGroup', 'projectcalico.org/v1')],
+      ['logLevel enum', (v) => set(v, 'config.logLevel', 'verbose')],
+      ['port too high', (v) => set(v, 'config.server.port', 70000)],
+      ['port 0', (v) => set(v, 'config.server.port', 0)],
+      ['port as string', (v) => set(v, 'config.server.port', '9808')],
+      ['interval below minimum', (v) => set(v, 'config.intervals.resyncSeconds', 5)],
+      ['interval not an integer', (v) => set(v, 'config.intervals.rescanSeconds', 1.5)],
+      ['profiles not a list', (v) => set(v, 'config.hostEndpoint.profiles', 'projectcalico-default-allow')],
+      ['interface rule without match', (v) => set(v, 'config.interfaceRules', [{ name: 'x', labels: {} }])],
+      ['boolean as string', (v) => set(v, 'config.dryRun', 'yes')],
+      ['pullPolicy enum', (v) => set(v, 'image.pullPolicy', 'Sometimes')],
+      ['digest format', (v) => set(v, 'image.digest', 'latest')],
+      ['Deny with Warn', (v) => set(v, 'admissionPolicy.validationActions', ['Deny', 'Warn'])],
+      ['unknown validation action', (v) => set(v, 'admissionPolicy.validationActions', ['Block'])],
+      ['scrape interval', (v) => set(v, 'monitoring.podMonitor.interval', 'soon')],
+      ['monitoring typo', (v) => set(v, 'monitoring.podmonitor', { enabled: true })],
+      ['label value not a string', (v) => set(v, 'commonLabels', { team: 1 })],
     ];
     for (const [name, patch] of bad) {
       test(`rejects: ${name}`, () => {

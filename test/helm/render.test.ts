@@ -11,13 +11,24 @@ import { validateConfig } from '../../src/config/load.ts';
 import { DEPLOY, find, kustomize, kustomizeSkipReason, kustomizeWith, parseObjects, type KubeObject } from '../deploy/render.ts';
 import { CHART, NAMESPACE, RELEASE, helmSkipReason, helmWithValues, template, templateResult } from './helm.ts';
 import { helm } from '../../scripts/helm-tools.ts';
+import { prereq } from '../helpers/prereq.ts';
+import type { V1ClusterRole, V1ClusterRoleBinding, V1ConfigMap, V1DaemonSet, V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding } from '@kubernetes/client-node';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered YAML
+/** A rendered object, with the parts the normalizers rewrite declared (the rest is compared as is). */
+interface Rendered extends KubeObject {
+  spec?: {
+    selector?: { matchLabels?: Record<string, string> };
+    template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { volumes?: { configMap?: { name: string } }[] } };
+  };
+  data?: Record<string, unknown>;
+}
+/** A rendered object read as the Kubernetes type of its kind (the shapes of @kubernetes/client-node). */
+const as = <T>(o: unknown): T => o as T;
 
-const helmSkip = await helmSkipReason();
-if (helmSkip !== null) console.log(`# skipping helm chart rendering tests: ${helmSkip}`);
-const kustomizeSkip = await kustomizeSkipReason();
-if (kustomizeSkip !== null) console.log(`# skipping the helm/kustomize comparison: ${kustomizeSkip}`);
+const helmSkip = prereq(await helmSkipReason());
+if (helmSkip !== false) console.log(`# skipping helm chart rendering tests: ${helmSkip}`);
+const kustomizeSkip = prereq(await kustomizeSkipReason());
+if (kustomizeSkip !== false) console.log(`# skipping the helm/kustomize comparison: ${kustomizeSkip}`);
 
 /** Labels Helm's conventions add; the kustomize base has none of them. */
 const HELM_LABELS = ['helm.sh/chart', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/instance', 'app.kubernetes.io/version'];
@@ -28,42 +39,42 @@ function stripLabels(labels: Record<string, string> | undefined): void {
 }
 
 /** The comparable form of a Helm-rendered object: Helm's labels and the config checksum removed, config validated. */
-function normalizeHelm(o: KubeObject): Obj {
-  const c = structuredClone(o) as Obj;
-  stripLabels(c['metadata'].labels);
-  stripLabels(c['spec']?.selector?.matchLabels);
-  const tpl = c['spec']?.template?.metadata;
+function normalizeHelm(o: KubeObject): Rendered {
+  const c = structuredClone(o) as Rendered;
+  stripLabels(c.metadata.labels);
+  stripLabels(c.spec?.selector?.matchLabels);
+  const tpl = c.spec?.template?.metadata;
   if (tpl !== undefined) {
     stripLabels(tpl.labels);
     assert.match(tpl.annotations?.['checksum/config'] ?? '', /^[0-9a-f]{64}$/, `${o.kind}: checksum/config annotation`);
-    delete tpl.annotations['checksum/config'];
-    if (Object.keys(tpl.annotations).length === 0) delete tpl.annotations;
+    delete tpl.annotations!['checksum/config'];
+    if (Object.keys(tpl.annotations!).length === 0) delete tpl.annotations;
   }
-  if (c['kind'] === 'ConfigMap' && c['data']?.['config.yaml'] !== undefined) c['data']['config.yaml'] = validateConfig(parse(c['data']['config.yaml']), 'helm ConfigMap');
+  if (c.kind === 'ConfigMap' && c.data?.['config.yaml'] !== undefined) c.data['config.yaml'] = validateConfig(parse(c.data['config.yaml'] as string), 'helm ConfigMap');
   return c;
 }
 
 /** The comparable form of a kustomize-rendered object: the ConfigMap's hash suffix removed, config validated. */
-function normalizeKustomize(o: KubeObject, extraLabels: Record<string, string> = {}): Obj {
-  const c = structuredClone(o) as Obj;
+function normalizeKustomize(o: KubeObject, extraLabels: Record<string, string> = {}): Rendered {
+  const c = structuredClone(o) as Rendered;
   const unhash = (name: string) => name.replace(/^(calico-hep-agent-config)-[a-z0-9]{10}$/, '$1');
-  c['metadata'].name = unhash(c['metadata'].name);
-  if (Object.keys(extraLabels).length > 0) c['metadata'].labels = { ...c['metadata'].labels, ...extraLabels };
-  for (const v of c['spec']?.template?.spec?.volumes ?? []) if (v.configMap !== undefined) v.configMap.name = unhash(v.configMap.name);
-  if (c['kind'] === 'ConfigMap' && c['data']?.['config.yaml'] !== undefined) c['data']['config.yaml'] = validateConfig(parse(c['data']['config.yaml']), 'kustomize ConfigMap');
+  c.metadata.name = unhash(c.metadata.name);
+  if (Object.keys(extraLabels).length > 0) c.metadata.labels = { ...c.metadata.labels, ...extraLabels };
+  for (const v of c.spec?.template?.spec?.volumes ?? []) if (v.configMap !== undefined) v.configMap.name = unhash(v.configMap.name);
+  if (c.kind === 'ConfigMap' && c.data?.['config.yaml'] !== undefined) c.data['config.yaml'] = validateConfig(parse(c.data['config.yaml'] as string), 'kustomize ConfigMap');
   return c;
 }
 
-const id = (o: Obj) => `${o['apiVersion']}/${o['kind']}/${o['metadata'].namespace ?? ''}/${o['metadata'].name}`;
+const id = (o: KubeObject) => `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
 /** Asserts both lists hold the same objects, field for field; reports the first difference by object. */
-function assertSameObjects(helmObjects: readonly Obj[], kustomizeObjects: readonly Obj[]): void {
+function assertSameObjects(helmObjects: readonly KubeObject[], kustomizeObjects: readonly KubeObject[]): void {
   assert.deepEqual(helmObjects.map(id).sort(), kustomizeObjects.map(id).sort(), 'the same objects');
   const byId = new Map(kustomizeObjects.map((o) => [id(o), o]));
   for (const o of helmObjects) assert.deepEqual(o, byId.get(id(o)), `${id(o)} differs between helm and kustomize`);
 }
 
-describe('helm chart', { skip: helmSkip ?? false }, () => {
+describe('helm chart', { skip: helmSkip }, () => {
   let defaults: KubeObject[];
   before(async () => {
     defaults = await template();
@@ -99,7 +110,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     }
   });
 
-  test('the default render equals kubectl kustomize deploy/, object for object', { skip: kustomizeSkip ?? false }, async () => {
+  test('the default render equals kubectl kustomize deploy/, object for object', { skip: kustomizeSkip }, async () => {
     const base = await kustomize(DEPLOY);
     // helm install needs the namespace beforehand, so the chart renders it only with namespace.create.
     const withoutNamespace = base.filter((o) => o.kind !== 'Namespace');
@@ -109,8 +120,8 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
   });
 
   test('the ConfigMap holds values.yaml config; a config change changes checksum/config, so the pods roll', async () => {
-    const checksum = (objects: KubeObject[]) => (find(objects, 'DaemonSet') as Obj)['spec'].template.metadata.annotations['checksum/config'] as string;
-    const text = (find(defaults, 'ConfigMap') as Obj)['data']['config.yaml'] as string;
+    const checksum = (objects: KubeObject[]) => as<V1DaemonSet>(find(objects, 'DaemonSet')).spec!.template.metadata!.annotations!['checksum/config']!;
+    const text = as<V1ConfigMap>(find(defaults, 'ConfigMap')).data!['config.yaml']!;
     assert.equal(checksum(defaults), createHash('sha256').update(text.replace(/\n$/, '')).digest('hex'));
     const audit = await template({ config: { mode: 'audit' } });
     assert.notEqual(checksum(audit), checksum(defaults));
@@ -128,7 +139,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
       server: { port: 9909 },
     };
     const objects = await template({ config });
-    const rendered = validateConfig(parse((find(objects, 'ConfigMap') as Obj)['data']['config.yaml']), 'rendered');
+    const rendered = validateConfig(parse(as<V1ConfigMap>(find(objects, 'ConfigMap')).data!['config.yaml']!), 'rendered');
     assert.equal(rendered.mode, 'audit');
     assert.equal(rendered.logLevel, 'debug');
     assert.equal(rendered.adopt, true);
@@ -139,7 +150,7 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     assert.equal(rendered.intervals.resyncSeconds, 300);
     assert.equal(rendered.intervals.rescanSeconds, 60);
     assert.equal(rendered.server.port, 9909);
-    const agent = (find(objects, 'DaemonSet') as Obj)['spec'].template.spec.containers[0];
+    const agent = as<V1DaemonSet>(find(objects, 'DaemonSet')).spec!.template.spec!.containers[0]!;
     assert.deepEqual(agent.ports, [{ name: 'metrics', containerPort: 9909, protocol: 'TCP' }]);
   });
 
@@ -151,13 +162,13 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
 
   test('admission policy in Warn/Audit mode; the removed prune sweep is refused by the schema', async () => {
     const warn = await template({ admissionPolicy: { validationActions: ['Warn', 'Audit'] } });
-    assert.deepEqual((find(warn, 'ValidatingAdmissionPolicyBinding') as Obj)['spec'].validationActions, ['Warn', 'Audit']);
+    assert.deepEqual(as<V1ValidatingAdmissionPolicyBinding>(find(warn, 'ValidatingAdmissionPolicyBinding')).spec.validationActions, ['Warn', 'Audit']);
     const refused = await templateResult({ config: { prune: { sweep: true } } });
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /prune/);
   });
 
-  test('crd-v1 on: the ClusterRole of components/crd-v1, also implied by apiGroup crd.projectcalico.org/v1', { skip: kustomizeSkip ?? false }, async () => {
+  test('crd-v1 on: the ClusterRole of components/crd-v1, also implied by apiGroup crd.projectcalico.org/v1', { skip: kustomizeSkip }, async () => {
     const expected = normalizeKustomize(find(await kustomizeWith(['components/crd-v1']), 'ClusterRole'));
     for (const values of [{ rbac: { crdV1: true } }, { config: { apiGroup: 'crd.projectcalico.org/v1' } }]) {
       const objects = await template(values);
@@ -168,10 +179,10 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
   });
 
   test('policy guard: list/watch of GlobalNetworkPolicies, Tiers, FelixConfigurations and staged policies always (the cluster view holds them), in every group in use', async () => {
-    const rules = async (values: object) => (find(await template(values), 'ClusterRole') as Obj)['rules'] as Obj[];
+    const rules = async (values: object) => as<V1ClusterRole>(find(await template(values), 'ClusterRole')).rules!;
     const guard = (group: string) => ({ apiGroups: [group], resources: ['globalnetworkpolicies', 'tiers', 'felixconfigurations'], verbs: ['list', 'watch'] });
     const staged = (group: string) => ({ apiGroups: [group], resources: ['stagedglobalnetworkpolicies'], verbs: ['list', 'watch'] });
-    const base = (find(defaults, 'ClusterRole') as Obj)['rules'] as Obj[];
+    const base = as<V1ClusterRole>(find(defaults, 'ClusterRole')).rules!;
     for (const r of [guard('projectcalico.org'), staged('projectcalico.org')]) assert.ok(base.some((x) => JSON.stringify(x) === JSON.stringify(r)), 'granted with the defaults');
     for (const mode of ['require-policy', 'off']) assert.deepEqual(await rules({ config: { policyGuard: { mode } } }), base, `the same rules with mode ${mode}`);
     const v1 = await rules({ rbac: { crdV1: true } });
@@ -186,21 +197,21 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     assert.equal((await templateResult({ config: { requirePolicy: false } })).code, 0);
   });
 
-  test('monitoring on: PodMonitor, PrometheusRule and dashboard equal deploy/monitoring, in the release namespace', { skip: kustomizeSkip ?? false }, async () => {
+  test('monitoring on: PodMonitor, PrometheusRule and dashboard equal deploy/monitoring, in the release namespace', { skip: kustomizeSkip }, async () => {
     const objects = await template({
       monitoring: { podMonitor: { enabled: true }, prometheusRule: { enabled: true, labels: { release: 'prom' } }, dashboard: { enabled: true } },
     });
-    const added = objects.filter((o) => !defaults.some((d) => id(d as Obj) === id(o as Obj)));
+    const added = objects.filter((o) => !defaults.some((d) => id(d) === id(o)));
     const expected = (await kustomize(join(DEPLOY, 'monitoring'))).map((o) =>
       normalizeKustomize(o, { [PART_OF]: 'calico-hep-agent', ...(o.kind === 'PrometheusRule' ? { release: 'prom' } : {}) }),
     );
     const actual = added.map(normalizeHelm);
-    for (const o of actual) if (o['kind'] === 'ConfigMap') o['data']['calico-hep-agent.json'] = JSON.parse(o['data']['calico-hep-agent.json']);
-    for (const o of expected) if (o['kind'] === 'ConfigMap') o['data']['calico-hep-agent.json'] = JSON.parse(o['data']['calico-hep-agent.json']);
+    for (const o of actual) if (o.kind === 'ConfigMap') o.data!['calico-hep-agent.json'] = JSON.parse(o.data!['calico-hep-agent.json'] as string) as unknown;
+    for (const o of expected) if (o.kind === 'ConfigMap') o.data!['calico-hep-agent.json'] = JSON.parse(o.data!['calico-hep-agent.json'] as string) as unknown;
     assertSameObjects(actual, expected);
-    const podMonitor = find(objects, 'PodMonitor') as Obj;
-    const pod = (find(objects, 'DaemonSet') as Obj)['spec'].template.metadata.labels;
-    for (const [k, v] of Object.entries(podMonitor['spec'].selector.matchLabels)) assert.equal(pod[k], v, 'the PodMonitor selects the agent pods');
+    const podMonitor = find(objects, 'PodMonitor') as KubeObject & { spec: { selector: { matchLabels: Record<string, string> } } };
+    const pod = as<V1DaemonSet>(find(objects, 'DaemonSet')).spec!.template.metadata!.labels!;
+    for (const [k, v] of Object.entries(podMonitor.spec.selector.matchLabels)) assert.equal(pod[k], v, 'the PodMonitor selects the agent pods');
     const elsewhere = await template({ monitoring: { dashboard: { enabled: true, namespace: 'grafana' } } });
     assert.equal(find(elsewhere, 'ConfigMap', 'calico-hep-agent-dashboard').metadata.namespace, 'grafana');
   });
@@ -222,23 +233,23 @@ describe('helm chart', { skip: helmSkip ?? false }, () => {
     const sa = find(objects, 'ServiceAccount');
     assert.equal(sa.metadata.name, 'hep-calico-hep-agent');
     assert.equal(sa.metadata.namespace, 'net-sec');
-    const vap = find(objects, 'ValidatingAdmissionPolicy') as Obj;
-    assert.deepEqual(vap['spec'].matchConditions.map((c: Obj) => c['expression']), ["request.userInfo.username == 'system:serviceaccount:net-sec:hep-calico-hep-agent'"]);
-    assert.equal((find(objects, 'ValidatingAdmissionPolicyBinding') as Obj)['spec'].policyName, vap['metadata'].name);
+    const vap = as<V1ValidatingAdmissionPolicy>(find(objects, 'ValidatingAdmissionPolicy'));
+    assert.deepEqual(vap.spec!.matchConditions!.map((c) => c.expression), ["request.userInfo.username == 'system:serviceaccount:net-sec:hep-calico-hep-agent'"]);
+    assert.equal(as<V1ValidatingAdmissionPolicyBinding>(find(objects, 'ValidatingAdmissionPolicyBinding')).spec.policyName, vap.metadata!.name);
     for (const kind of ['ClusterRoleBinding']) {
-      const b = find(objects, kind) as Obj;
-      assert.deepEqual(b['subjects'], [{ kind: 'ServiceAccount', name: 'hep-calico-hep-agent', namespace: 'net-sec' }]);
-      assert.ok(find(objects, b['roleRef'].kind, b['roleRef'].name));
+      const b = as<V1ClusterRoleBinding>(find(objects, kind));
+      assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: 'hep-calico-hep-agent', namespace: 'net-sec' }]);
+      assert.ok(find(objects, b.roleRef.kind, b.roleRef.name));
     }
-    const pod = (find(objects, 'DaemonSet') as Obj)['spec'].template.spec;
+    const pod = as<V1DaemonSet>(find(objects, 'DaemonSet')).spec!.template.spec!;
     assert.equal(pod.serviceAccountName, 'hep-calico-hep-agent');
-    assert.equal(pod.volumes[0].configMap.name, find(objects, 'ConfigMap').metadata.name);
+    assert.equal(pod.volumes![0]!.configMap!.name, find(objects, 'ConfigMap').metadata.name);
     const sameAsDefault = await template({}, { release: 'calico-hep-agent-prod' });
     assert.equal(find(sameAsDefault, 'DaemonSet').metadata.name, 'calico-hep-agent-prod', 'a release name containing the chart name is used as is');
   });
 
   test('image: appVersion by default, tag and digest overrides', async () => {
-    const image = async (values: object) => (find(await template(values), 'DaemonSet') as Obj)['spec'].template.spec.containers[0].image as string;
+    const image = async (values: object) => as<V1DaemonSet>(find(await template(values), 'DaemonSet')).spec!.template.spec!.containers[0]!.image!;
     assert.equal(await image({}), 'ghcr.io/calico-hep-agent/calico-hep-agent:0.1.0');
     const digest = `sha256:${'a'.repeat(64)}`;
     assert.equal(await image({ image: { repository: 'registry.example:5000/hep', tag: '0.2.0', digest } }), `registry.example:5000/hep:0.2.0@${digest}`);

@@ -65,10 +65,7 @@ export function startAgent(opts: HarnessOptions): AgentHarness {
     config,
     nodeName: config.nodeName ?? 'n1',
     api,
-    discover: async () => {
-      if (discoveryFails) throw new Error('ip: simulated failure');
-      return interfaces;
-    },
+    discover: () => (discoveryFails ? Promise.reject(new Error('ip: simulated failure')) : Promise.resolve(interfaces)),
     kernelEvents: opts.kernelEvents,
     metrics,
     events,
@@ -91,12 +88,12 @@ export function startAgent(opts: HarnessOptions): AgentHarness {
     for (;;) {
       try {
         const v = await check();
-        if (v) return v as NonNullable<T>;
+        if (v) return v;
       } catch (err) {
         last = err;
       }
       if (Date.now() > realEnd || clock.now() >= fakeEnd) {
-        throw new Error(`timed out waiting for ${what} (fake ${maxFakeMs} ms)${last ? `: ${String(last)}` : ''}`);
+        throw new Error(`timed out waiting for ${what} (fake ${maxFakeMs} ms)${last ? `: ${last instanceof Error ? String(last) : JSON.stringify(last)}` : ''}`);
       }
       await realTick();
       const next = clock.nextAt();

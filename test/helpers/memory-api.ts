@@ -96,7 +96,7 @@ export class MemoryApi implements ApiClient {
     const stored = clone(obj);
     stored.metadata.resourceVersion = String(++this.#rv);
     let bucket = this.#objects.get(path);
-    if (bucket === undefined) this.#objects.set(path, (bucket = new Map()));
+    if (bucket === undefined) this.#objects.set(path, (bucket = new Map<string, Obj>()));
     if (type === 'DELETED') bucket.delete(stored.metadata.name);
     else bucket.set(stored.metadata.name, stored);
     const change: Change = { rv: this.#rv, path, type, object: stored };
@@ -174,7 +174,7 @@ export class MemoryApi implements ApiClient {
     const [coll, name] = this.#split(objectPath);
     const cur = this.#objects.get(coll)?.get(name);
     if (cur === undefined) throw failure(404, 'NotFound');
-    return this.#commit(coll, 'MODIFIED', { ...cur, ...(body as object) } as Obj);
+    return this.#commit(coll, 'MODIFIED', { ...cur, ...body });
   }
 
   async delete(objectPath: string, preconditions?: DeletePreconditions, options?: RequestOptions): Promise<void> {

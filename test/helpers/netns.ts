@@ -5,8 +5,8 @@
 // test processes that are still alive (node --test runs files in parallel processes).
 //
 // Usage:
-//   const reason = await canUseNetns();
-//   test('...', { skip: reason ?? false }, async (t) => {
+//   const skip = prereq(await canUseNetns());   // helpers/prereq.ts: under CI=true a missing prerequisite fails
+//   test('...', { skip }, async (t) => {
 //     const ns = await Netns.create();
 //     t.after(() => ns.destroy());
 //     await ns.addVeth('v0', 'v0p');
@@ -45,7 +45,7 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: nu
       [...args],
       { timeout: opts.timeoutMs ?? 10_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
       (err, stdout, stderr) => {
-        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
+        if (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string') {
           reject(err); // spawn failure (ENOENT, EACCES): not an exit status
           return;
         }
@@ -65,7 +65,7 @@ export async function runOk(cmd: string, args: readonly string[], opts: { timeou
 }
 
 /**
- * Why namespace tests cannot run here, or `null` when they can. Pass it as `{ skip: reason ?? false }`
+ * Why namespace tests cannot run here, or `null` when they can. Pass it through `prereq()` as `{ skip }`
  * so `node --test` prints the reason.
  */
 export async function canUseNetns(): Promise<string | null> {

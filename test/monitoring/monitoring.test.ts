@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { parse, parseAllDocuments } from 'yaml';
 import { AgentMetrics } from '../../src/observability/metrics.ts';
 import { run } from '../helpers/netns.ts';
+import { prereq } from '../helpers/prereq.ts';
 
 const dir = new URL('../../deploy/monitoring/', import.meta.url);
 const read = (name: string) => readFile(new URL(name, dir), 'utf8');
@@ -59,9 +60,9 @@ test('rules and dashboard only use metrics the agent exports', async () => {
   assert.ok(dashboard.panels.length >= 8);
 });
 
-test('kubectl kustomize renders the PodMonitor, PrometheusRule and dashboard ConfigMap', async (t) => {
-  const ok = await run('kubectl', ['version', '--client']).then((r) => r.code === 0, () => false);
-  if (!ok) return t.skip('kubectl not found');
+const kubectlSkip = prereq((await run('kubectl', ['version', '--client']).then((r) => r.code === 0, () => false)) ? null : 'kubectl not found');
+
+test('kubectl kustomize renders the PodMonitor, PrometheusRule and dashboard ConfigMap', { skip: kubectlSkip }, async () => {
   const r = await run('kubectl', ['kustomize', new URL('.', dir).pathname]);
   assert.equal(r.code, 0, r.stderr);
   const kinds = parseAllDocuments(r.stdout).map((d) => (d.toJSON() as { kind: string }).kind).sort();

@@ -353,7 +353,7 @@ async function startAgent(
     config,
     nodeName: 'n1',
     api,
-    discover: async () => interfaces,
+    discover: () => Promise.resolve(interfaces),
     metrics,
     events: new NodeEventRecorder(api, 'n1', { logger: silentLogger, clock: systemClock }),
     logger: process.env['AGENT_TEST_LOGS'] ? createLogger('debug', process.stderr) : silentLogger,
@@ -580,7 +580,7 @@ describe('probes', () => {
       r = await run.get('/healthz');
       assert.deepEqual([r.status, r.body], [200, 'ok\n']);
 
-      server.store.put(node('n1', { role: 'master' }) as never);
+      server.store.put(node('n1', { role: 'master' }));
       await waitFor('/readyz 200', async () => (await run.get('/readyz')).status === 200, 15_000);
       r = await run.get('/readyz');
       assert.deepEqual([r.status, r.body], [200, 'ok\n']);

@@ -25,7 +25,7 @@ class Recorder implements ApiObserver {
 
 function fixed(server: string, token: string, ca?: string): CredentialSource {
   return {
-    current: async () => ({ server, tls: ca !== undefined ? { ca } : {}, headers: { Authorization: `Bearer ${token}` } }),
+    current: () => Promise.resolve({ server, tls: ca !== undefined ? { ca } : {}, headers: { Authorization: `Bearer ${token}` } }),
     invalidate() {},
   };
 }
@@ -266,7 +266,7 @@ describe('HttpApiClient', () => {
   test('a rotated CA (or client certificate) gets a new connection pool; the same identity keeps one', async () => {
     let ca = api.caPem;
     const c = new HttpApiClient({
-      credentials: { current: async () => ({ server: api.url, tls: { ca }, headers: { Authorization: `Bearer ${api.token}` } }), invalidate() {} },
+      credentials: { current: () => Promise.resolve({ server: api.url, tls: { ca }, headers: { Authorization: `Bearer ${api.token}` } }), invalidate() {} },
       observer: obs,
     });
     try {
@@ -374,7 +374,7 @@ describe('credentials from a kubeconfig', () => {
   });
 
   test('kubeconfig with CA data and token from the fake server works as is; the pool is kept per TLS identity', async () => {
-    const kc = api.kubeConfig() as unknown as KubeConfig;
+    const kc = api.kubeConfig();
     const client = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: new Recorder() });
     try {
       for (let i = 0; i < 3; i++) await client.get('/api/v1/nodes');

@@ -11,8 +11,9 @@ import { discoverInterfaces, DiscoveryError, type DiscoveryErrorCode } from '../
 import type { NetInterface } from '../../../src/core/model.ts';
 import { canUseNetns, Netns } from '../../helpers/netns.ts';
 import { SCENARIO_EXPECTED, SCENARIO_SETUP, normalise } from './scenario.ts';
+import { prereq } from '../../helpers/prereq.ts';
 
-const netnsSkip = await canUseNetns();
+const netnsSkip = prereq(await canUseNetns());
 
 function byName(list: readonly NetInterface[], name: string): NetInterface {
   const found = list.find((i) => i.name === name);
@@ -29,7 +30,7 @@ async function rejectsWith(p: Promise<unknown>, code: DiscoveryErrorCode, patter
   });
 }
 
-describe('discoverInterfaces in a network namespace', { skip: netnsSkip ?? false }, () => {
+describe('discoverInterfaces in a network namespace', { skip: netnsSkip }, () => {
   let ns: Netns;
   let found: NetInterface[];
   before(async () => {

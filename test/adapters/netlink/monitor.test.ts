@@ -21,9 +21,11 @@ import {
   type NetlinkMonitorOptions,
 } from '../../../src/adapters/netlink/monitor.ts';
 import { canUseNetns, Netns } from '../../helpers/netns.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { prereq } from '../../helpers/prereq.ts';
 
-const netnsSkip = await canUseNetns();
-const setprivSkip = (await deathSignalPrefix()).length === 0 ? 'setpriv (util-linux) not on PATH' : false;
+const netnsSkip = prereq(await canUseNetns());
+const setprivSkip = prereq((await deathSignalPrefix()).length === 0 ? 'setpriv (util-linux) not on PATH' : null);
 
 /**
  * Collects changes. `next(pred)` resolves with the first not yet consumed change matching `pred`
@@ -72,18 +74,29 @@ class Recorder {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Real timers that record the restart delays asked for. */
-function recordingTimers(): MonitorTimers & { delays: number[] } {
+/**
+ * Real timers that record the restart delays asked for, and count the callbacks still scheduled: with the
+ * child gone and nothing scheduled, the monitor has no way left to restart or report (no sleep needed to see it).
+ */
+function recordingTimers(): MonitorTimers & { delays: number[]; pending: () => number } {
   const delays: number[] = [];
+  const live = new Set<unknown>();
   return {
     delays,
+    pending: () => live.size,
     setTimeout: (fn, ms) => {
       delays.push(ms);
-      return setTimeout(fn, ms);
+      const h = setTimeout(() => { live.delete(h); fn(); }, ms);
+      live.add(h);
+      return h;
     },
-    clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-    setImmediate: (fn) => setImmediate(fn),
-    clearImmediate: (h) => clearImmediate(h as ReturnType<typeof setImmediate>),
+    clearTimeout: (h) => { live.delete(h); clearTimeout(h as ReturnType<typeof setTimeout>); },
+    setImmediate: (fn) => {
+      const h = setImmediate(() => { live.delete(h); fn(); });
+      live.add(h);
+      return h;
+    },
+    clearImmediate: (h) => { live.delete(h); clearImmediate(h as ReturnType<typeof setImmediate>); },
   };
 }
 
@@ -266,10 +279,8 @@ setInterval(() => {}, 1000);
     assert.equal(crashed?.code, 3);
     assert.ok(rec.count('started') >= 5);
     assert.ok(rec.count('event') >= 1);
-    // Stopped for good: no restart comes after stop().
-    const restarts = m.restarts;
-    await sleep(100);
-    assert.equal(m.restarts, restarts);
+    // Stopped for good: no restart comes after stop() (nothing is left scheduled that could start one).
+    assert.equal(timers.pending(), 0, 'nothing scheduled after stop()');
     assert.equal(m.alive, false);
   });
 
@@ -286,16 +297,15 @@ setInterval(() => {}, 1000);
 
   test('a missing ip keeps being retried and reported in health; stop() ends the retries', async () => {
     const rec = new Recorder();
-    const m = make({ ipCommand: join(dir, 'no-such-ip'), recorder: rec, backoff: { initialMs: 5, maxMs: 5 } });
+    const timers = recordingTimers();
+    const m = make({ ipCommand: join(dir, 'no-such-ip'), recorder: rec, timers, backoff: { initialMs: 5, maxMs: 5 } });
     m.start();
-    await sleep(80);
+    await waitFor('two retries', () => m.restarts >= 2);
     assert.equal(m.alive, false);
     assert.ok(m.restarts >= 2, String(m.restarts));
     assert.match(m.health.lastError ?? '', /ENOENT/);
     await m.stop();
-    const restarts = m.restarts;
-    await sleep(30);
-    assert.equal(m.restarts, restarts);
+    assert.equal(timers.pending(), 0, 'no retry scheduled after stop()');
     assert.equal(rec.changes.length, 0);
   });
 
@@ -333,7 +343,7 @@ setInterval(() => {}, 1000);
   });
 });
 
-describe('NetlinkMonitor on a real kernel', { skip: netnsSkip ?? false }, () => {
+describe('NetlinkMonitor on a real kernel', { skip: netnsSkip }, () => {
   let ns: Netns;
   let m: NetlinkMonitor | undefined;
   before(async () => {
@@ -355,7 +365,8 @@ describe('NetlinkMonitor on a real kernel', { skip: netnsSkip ?? false }, () => 
 
   test('address changes signal; a killed child restarts; stop() ends it', async () => {
     const rec = new Recorder();
-    m = new NetlinkMonitor({ netns: ns.name, onChange: rec.onChange, backoff: { initialMs: 20 } });
+    const timers = recordingTimers();
+    m = new NetlinkMonitor({ netns: ns.name, onChange: rec.onChange, backoff: { initialMs: 20 }, timers });
     m.start();
     // `started` comes once the child's netlink socket is subscribed, so nothing after it can be missed.
     await rec.next((c) => c.reason === 'started');
@@ -377,9 +388,10 @@ describe('NetlinkMonitor on a real kernel', { skip: netnsSkip ?? false }, () => 
     await m.stop();
     assert.ok(performance.now() - t0 < 500);
     assert.equal(m.alive, false);
+    // The child is gone and nothing is scheduled, so a later kernel change has no way to be reported.
+    assert.equal(timers.pending(), 0, 'nothing scheduled after stop()');
     const events = rec.changes.length;
     await ns.delAddr('m0', '192.0.2.1/24');
-    await sleep(50);
     assert.equal(rec.changes.length, events);
   });
 });

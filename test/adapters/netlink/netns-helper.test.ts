@@ -7,12 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { canUseNetns, cleanupLeftoverNetns, execInNetns, listNetns, Netns, NETNS_PREFIX, run } from '../../helpers/netns.ts';
+import { prereq } from '../../helpers/prereq.ts';
 
-const netnsSkip = await canUseNetns();
+const netnsSkip = prereq(await canUseNetns());
 
 interface Link { ifname: string; operstate: string; linkinfo?: { info_kind?: string } }
 
-describe('Netns helper', { skip: netnsSkip ?? false }, () => {
+describe('Netns helper', { skip: netnsSkip }, () => {
   const created: Netns[] = [];
   const make = async (): Promise<Netns> => {
     const ns = await Netns.create();

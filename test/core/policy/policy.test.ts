@@ -147,7 +147,9 @@ describe('the Calico guide, section 5 (docs/recipe.md)', () => {
 describe('verdicts', () => {
   it('default-allow profile: no policy means allow; a selecting normal policy ends its tier with deny', () => {
     const withProfile = hep('h', { role: 'w' }, { profiles: ['projectcalico-default-allow'] });
-    let { explanations, findings } = analyse([], [withProfile]);
+    const first = analyse([], [withProfile]);
+    let { explanations } = first;
+    const { findings } = first;
     assert.equal(explanations[0]!.ingress.unmatched.code, 'default-allow-profile');
     assert.deepEqual(findings, []);
     ({ explanations } = analyse([gnp('ssh', { selector: 'role == "w"', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] })], [withProfile]));

@@ -65,15 +65,15 @@ const literal = (v: string) =>
   });
 
 const leaf: fc.Arbitrary<Gen> = fc.oneof(
-  fc.tuple(ws, fc.constantFrom('all', 'global')).map(([w, f]) => ({
-    ref: { t: f } as Ref,
+  fc.tuple(ws, fc.constantFrom('all', 'global')).map(([w, f]): Gen => ({
+    ref: { t: f },
     text: `${f}(${w})`,
   })),
-  fc.tuple(key, ws, ws).map(([k, w1, w2]) => ({ ref: { t: 'has', key: k } as Ref, text: `has(${w1}${k}${w2})` })),
+  fc.tuple(key, ws, ws).map(([k, w1, w2]): Gen => ({ ref: { t: 'has', key: k }, text: `has(${w1}${k}${w2})` })),
   fc
     .tuple(key, fc.constantFrom('==', '!=', 'contains', 'starts', 'ends'), value, ws, ws1, fc.constantFrom('', ' ', '\t '))
     .chain(([k, op, v, w, w1, mid]) =>
-      literal(v).map((lit) => {
+      literal(v).map((lit): Gen => {
         let opText: string;
         let before = w;
         if (op === '==' || op === '!=') opText = op;
@@ -81,14 +81,14 @@ const leaf: fc.Arbitrary<Gen> = fc.oneof(
           before = w1; // a word operator needs space after the key, or it is part of the key
           opText = op === 'contains' ? 'contains' : `${op}${mid}with`;
         }
-        return { ref: { t: 'cmp', op, key: k, value: v } as Ref, text: `${k}${before}${opText}${w}${lit}` };
+        return { ref: { t: 'cmp', op, key: k, value: v }, text: `${k}${before}${opText}${w}${lit}` };
       }),
     ),
   fc
     .tuple(key, fc.boolean(), fc.array(value, { maxLength: 4 }), ws1, fc.constantFrom('', ' ', '  '), fc.boolean(), ws)
     .chain(([k, not, vs, w1, mid, trailingComma, w]) =>
-      fc.tuple(...vs.map(literal)).map((lits) => ({
-        ref: { t: 'set', not, key: k, values: vs } as Ref,
+      fc.tuple(...vs.map(literal)).map((lits): Gen => ({
+        ref: { t: 'set', not, key: k, values: vs },
         text: `${k}${w1}${not ? `not${mid}in` : 'in'}${w}{${w}${lits.join(`${w},${w}`)}${trailingComma && lits.length > 0 ? ',' : ''}${w}}`,
       })),
     ),
@@ -106,12 +106,12 @@ const { expr } = fc.letrec<{ expr: Gen; not: Gen; and: Gen; or: Gen }>((tie) => 
     return { ref, text: `${'!'.concat(w).repeat(n)}${operand}` };
   }),
   and: fc.tuple(fc.array(fc.tuple(tie('expr'), fc.boolean()), { minLength: 2, maxLength: 3 }), ws).map(([parts, w]) => ({
-    ref: { t: 'and', xs: parts.map(([g]) => g.ref) } as Ref,
+    ref: { t: 'and', xs: parts.map(([g]) => g.ref) },
     // && binds tighter than ||: an || operand needs parentheses; other parentheses are optional.
     text: parts.map(([g, wrap]) => (wrap || g.ref.t === 'or' ? paren(g, w).text : g.text)).join(`${w}&&${w}`),
   })),
   or: fc.tuple(fc.array(fc.tuple(tie('expr'), fc.boolean()), { minLength: 2, maxLength: 3 }), ws).map(([parts, w]) => ({
-    ref: { t: 'or', xs: parts.map(([g]) => g.ref) } as Ref,
+    ref: { t: 'or', xs: parts.map(([g]) => g.ref) },
     text: parts.map(([g, wrap]) => (wrap ? paren(g, w).text : g.text)).join(`${w}||${w}`),
   })),
 }));
@@ -123,7 +123,7 @@ const labelSets = fc.array(labels, { minLength: 1, maxLength: 8 });
 const RUNS = { numRuns: 400 };
 
 function sameOn(a: Selector, b: Selector, sets: Labels[]): void {
-  for (const l of sets) assert.equal(a.matches(l), b.matches(l), `${a} vs ${b} on ${JSON.stringify(l)}`);
+  for (const l of sets) assert.equal(a.matches(l), b.matches(l), `${a.toString()} vs ${b.toString()} on ${JSON.stringify(l)}`);
 }
 
 describe('selector properties', () => {
