@@ -73,7 +73,7 @@ async function fleet(server: StandaloneServer, n: number, connections: Connectio
     const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
     const client = apiClientFor(kc, metrics);
     const events = new NodeEventRecorder(client, nodeName, { logger: silentLogger, clock: systemClock });
-    return new Agent({ config: { ...config, nodeName }, nodeName, api: client, discover: async () => ifaces(i, gen), metrics, events, logger: silentLogger, clock: systemClock, version: 'bench' });
+    return new Agent({ config: { ...config, nodeName }, nodeName, api: client, discover: () => Promise.resolve(ifaces(i, gen)), metrics, events, logger: silentLogger, clock: systemClock, version: 'bench' });
   });
   const correct = (g: number) => nodeNames.every((nn, i) => watch.heps.get(`${nn}-eth0`)?.spec.expectedIPs?.[0] === ipOf(i, g) && watch.heps.has(`${nn}-eth1`));
   // Start all at once.
@@ -109,13 +109,19 @@ async function fleet(server: StandaloneServer, n: number, connections: Connectio
   return { n, connections, start: { allCorrectMs: startMs, ...startLoad }, change: { allCorrectMs: tAll - tB, perNode: summarize(latencies), ...changeLoad }, benchProcessRssMiB: mem.rss / 2 ** 20 };
 }
 
+/** What the central controller reads of a Node and a HostEndpoint, a list and a watch event. */
+interface CentralNode { metadata: { name: string; labels?: Record<string, string> }; status?: { addresses?: { address: string }[] } }
+interface CentralHep { metadata: { name: string; resourceVersion?: string }; spec: { expectedIPs?: string[] } }
+interface List<T> { metadata: { resourceVersion: string }; items: T[] }
+interface WatchEvent<T> { type: string; object: T }
+
 /** The central baseline: one controller, list+watch Nodes, one HEP per node, `workers` concurrent writes. */
 async function central(server: StandaloneServer, n: number, workers = 10) {
   const ca = server.caPem;
   const token = /token: (\S+)/.exec(readFileSync(server.kubeconfig, 'utf8'))?.[1] ?? '';
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: workers + 2, ca });
   const call = (method: string, path: string, body?: unknown, ct = 'application/json') =>
-    new Promise<{ status: number; json: any }>((resolve, reject) => {
+    new Promise<{ status: number; json: unknown }>((resolve, reject) => {
       const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = request(new URL(path, server.url), { method, agent, headers: { Authorization: `Bearer ${token}`, ...(data ? { 'Content-Type': ct, 'Content-Length': data.length } : {}) } }, (res) => {
         const c: Buffer[] = [];
@@ -131,14 +137,14 @@ async function central(server: StandaloneServer, n: number, workers = 10) {
   const watch = await HepWatch.open({ url: server.url, caPem: server.caPem, adminToken: server.adminToken, labelSelector: 'bench/central=true' });
 
   // --- the controller ---
-  const heps = new Map<string, any>();
+  const heps = new Map<string, CentralHep>();
   const queue = new Set<string>();
-  const nodes = new Map<string, any>();
+  const nodes = new Map<string, CentralNode>();
   const waiters: Array<() => void> = [];
-  const desired = (node: any) => ({
+  const desired = (node: CentralNode) => ({
     apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint',
     metadata: { name: `${node.metadata.name}-central`, labels: { 'bench/central': 'true', ...(node.metadata.labels ?? {}) } },
-    spec: { node: node.metadata.name, interfaceName: '*', expectedIPs: (node.status?.addresses ?? []).map((a: any) => a.address).sort(), profiles: ['projectcalico-default-allow'] },
+    spec: { node: node.metadata.name, interfaceName: '*', expectedIPs: (node.status?.addresses ?? []).map((a) => a.address).sort(), profiles: ['projectcalico-default-allow'] },
   });
   let stopped = false;
   const work = async () => {
@@ -157,7 +163,7 @@ async function central(server: StandaloneServer, n: number, workers = 10) {
       const r = have
         ? await call('PUT', `/apis/projectcalico.org/v3/hostendpoints/${want.metadata.name}`, { ...want, metadata: { ...want.metadata, resourceVersion: have.metadata.resourceVersion } })
         : await call('POST', '/apis/projectcalico.org/v3/hostendpoints', want);
-      if (r.status < 300) heps.set(want.metadata.name, r.json);
+      if (r.status < 300) heps.set(want.metadata.name, r.json as CentralHep);
       else queue.add(name); // retry (409: the watch brings the fresh one)
     }
   };
@@ -169,18 +175,19 @@ async function central(server: StandaloneServer, n: number, workers = 10) {
   const wallA = Date.now();
   const tA = now();
   const hl = await call('GET', '/apis/projectcalico.org/v3/hostendpoints?labelSelector=bench%2Fcentral%3Dtrue');
-  for (const h of hl.json.items) heps.set(h.metadata.name, h);
+  for (const h of (hl.json as List<CentralHep>).items) heps.set(h.metadata.name, h);
   const nl = await call('GET', '/api/v1/nodes');
-  for (const nd of nl.json.items) if (nd.metadata.name.startsWith(`central${n}-`)) nodes.set(nd.metadata.name, nd);
+  const nodeList = nl.json as List<CentralNode>;
+  for (const nd of nodeList.items) if (nd.metadata.name.startsWith(`central${n}-`)) nodes.set(nd.metadata.name, nd);
   // Node watch (one connection): every event enqueues the node.
-  const nodeWatch = request(new URL(`/api/v1/nodes?watch=true&resourceVersion=${nl.json.metadata.resourceVersion}`, server.url), { ca, agent: false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+  const nodeWatch = request(new URL(`/api/v1/nodes?watch=true&resourceVersion=${nodeList.metadata.resourceVersion}`, server.url), { ca, agent: false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
     let buf = '';
     res.setEncoding('utf8');
     res.on('data', (c: string) => {
       buf += c;
       let i: number;
       while ((i = buf.indexOf('\n')) >= 0) {
-        const ev = JSON.parse(buf.slice(0, i));
+        const ev = JSON.parse(buf.slice(0, i)) as WatchEvent<CentralNode>;
         buf = buf.slice(i + 1);
         if (ev.type === 'BOOKMARK' || !ev.object.metadata.name.startsWith(`central${n}-`)) continue;
         nodes.set(ev.object.metadata.name, ev.object);

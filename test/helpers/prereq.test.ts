@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inCI, prereq, PrerequisiteMissing } from './prereq.ts';
 
 function recorder() {
@@ -46,11 +50,7 @@ test('prerequisite missing under CI=true: a test naming the prerequisite is regi
   });
 });
 
-test('under CI=true, node --test reports the registered test as failed with the reason', async () => {
-  const { spawnSync } = await import('node:child_process');
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
+test('under CI=true, node --test reports the registered test as failed with the reason', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hep-prereq-'));
   try {
     const file = join(dir, 'needs.test.ts');
