@@ -37,7 +37,12 @@ await main(async (cleanups) => {
   cleanups.push(() => server.stop());
   const others: object[] = [];
   for (let i = 0; i < 20_000; i++) {
-    others.push({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: `o-${i}`, labels: { 'app.kubernetes.io/managed-by': 'calico-hep-agent', 'calico-hep-agent.io/node': `o-${i}` } }, spec: { node: `o-${i}`, interfaceName: 'eth0' } });
+    others.push({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'HostEndpoint',
+      metadata: { name: `o-${i}`, labels: { 'app.kubernetes.io/managed-by': 'calico-hep-agent', 'calico-hep-agent.io/node': `o-${i}` } },
+      spec: { node: `o-${i}`, interfaceName: 'eth0' },
+    });
   }
   for (let i = 0; i < others.length; i += 1000) await server.admin.seed(...(others.slice(i, i + 1000) as never[]));
   const names = Array.from({ length: NODES }, (_, i) => `load-${i}`);
@@ -105,8 +110,12 @@ await main(async (cleanups) => {
   const perNodePerHourDefault = Object.fromEntries(Object.entries(perNodePerHourShort).map(([v, n]) => [v, v === 'watch' ? n * scale : n]));
   const totalDefault = Object.values(perNodePerHourDefault).reduce((a, b) => a + b, 0);
   log(`${NODES} nodes, ${(windowMs / 1000).toFixed(0)} s, watch timeouts ${MIN_WATCH_S}-${2 * MIN_WATCH_S} s: requests by verb ${JSON.stringify(byVerb)}`);
-  log(`per node per hour at the default watch timeouts (300-600 s): ${JSON.stringify(Object.fromEntries(Object.entries(perNodePerHourDefault).map(([k, v]) => [k, Number(v.toFixed(1))])))}, total ${totalDefault.toFixed(1)}`);
+  log(
+    `per node per hour at the default watch timeouts (300-600 s): ${JSON.stringify(Object.fromEntries(Object.entries(perNodePerHourDefault).map(([k, v]) => [k, Number(v.toFixed(1))])))}, total ${totalDefault.toFixed(1)}`,
+  );
   log(`by verb, resource and code: ${JSON.stringify(byVerbResource)}; at start (all ${NODES}): ${JSON.stringify(startByVerb)}`);
-  log(`projection: 1,000 nodes ${(totalDefault * 1000 / 3600).toFixed(1)} requests/s; 5,000 nodes ${(totalDefault * 5000 / 3600).toFixed(1)} requests/s`);
-  log(`saved ${saveResult('api-load', f.quick ? 'quick' : NODES === 50 ? 'full' : `${NODES}-nodes`, { nodes: NODES, windowMs, minWatchTimeoutSeconds: MIN_WATCH_S, convergedMs, startByVerb, byVerb, byVerbResource, perNodePerHourDefault, totalDefault, projectionRequestsPerSecond: { 1000: (totalDefault * 1000) / 3600, 5000: (totalDefault * 5000) / 3600 } })}`);
+  log(`projection: 1,000 nodes ${((totalDefault * 1000) / 3600).toFixed(1)} requests/s; 5,000 nodes ${((totalDefault * 5000) / 3600).toFixed(1)} requests/s`);
+  log(
+    `saved ${saveResult('api-load', f.quick ? 'quick' : NODES === 50 ? 'full' : `${NODES}-nodes`, { nodes: NODES, windowMs, minWatchTimeoutSeconds: MIN_WATCH_S, convergedMs, startByVerb, byVerb, byVerbResource, perNodePerHourDefault, totalDefault, projectionRequestsPerSecond: { 1000: (totalDefault * 1000) / 3600, 5000: (totalDefault * 5000) / 3600 } })}`,
+  );
 });

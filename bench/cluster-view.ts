@@ -67,22 +67,37 @@ function counting(inner: ApiClient): ApiClient & { bytes: number; byPath: Map<st
     patch: inner.patch.bind(inner),
     delete: inner.delete.bind(inner),
     watch(path: string, q: never, onEvent: never, o?: never) {
-      return inner.watch(path, q, (e) => {
-        add(`watch ${path}`, JSON.stringify(e.object).length);
-        (onEvent as (x: unknown) => void)(e);
-      }, o);
+      return inner.watch(
+        path,
+        q,
+        (e) => {
+          add(`watch ${path}`, JSON.stringify(e.object).length);
+          (onEvent as (x: unknown) => void)(e);
+        },
+        o,
+      );
     },
   };
   return c;
 }
 
 function hep(name: string, node: string, iface: string, labels: Record<string, string>) {
-  return { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node, interfaceName: iface, expectedIPs: ['10.0.0.1'], profiles: ['projectcalico-default-allow'] } };
+  return {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'HostEndpoint',
+    metadata: { name, labels },
+    spec: { node, interfaceName: iface, expectedIPs: ['10.0.0.1'], profiles: ['projectcalico-default-allow'] },
+  };
 }
 
 async function seedOthers(server: StandaloneServer): Promise<void> {
   const objects: object[] = [];
-  const managed = (node: string, i: string) => ({ 'app.kubernetes.io/managed-by': 'calico-hep-agent', 'calico-hep-agent.io/node': node, 'calico-hep-agent.io/interface': i, role: 'worker' });
+  const managed = (node: string, i: string) => ({
+    'app.kubernetes.io/managed-by': 'calico-hep-agent',
+    'calico-hep-agent.io/node': node,
+    'calico-hep-agent.io/interface': i,
+    role: 'worker',
+  });
   // 9,000 nodes' worth: two managed HEPs each, plus one auto HEP per 4 nodes (kube-controllers),
   // plus 50 hand-written ones on other nodes: 20,000 in all.
   let n = 0;
@@ -116,7 +131,15 @@ function startAgent(server: StandaloneServer, nodeName: string) {
     clock: systemClock,
     version: 'bench',
   });
-  return { agent, api, metrics, stop: async () => { await agent.stop(); http.close(); } };
+  return {
+    agent,
+    api,
+    metrics,
+    stop: async () => {
+      await agent.stop();
+      http.close();
+    },
+  };
 }
 
 async function exists(server: StandaloneServer, name: string): Promise<boolean> {
@@ -152,7 +175,10 @@ await main(async (cleanups) => {
   const bytes: Record<string, number[]> = { empty: [], [`${OTHERS} others`]: [] };
   let k = 0;
   for (let r = 0; r < RUNS; r++) {
-    for (const [label, server] of [['empty', empty], [`${OTHERS} others`, big]] as const) {
+    for (const [label, server] of [
+      ['empty', empty],
+      [`${OTHERS} others`, big],
+    ] as const) {
       const nodeName = `cold-${k++}`;
       // kubelet sets kubernetes.io/hostname on every Node; kube-controllers copies it onto auto HEPs.
       await server.admin.seed(nodeObject(nodeName, { role: 'worker', 'kubernetes.io/hostname': nodeName }));

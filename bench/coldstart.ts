@@ -32,7 +32,12 @@ await main(async (cleanups) => {
   for (let r = 0; r < RUNS; r++) {
     // --bundle-only: the image's build alone (e.g. under V8 flags that source runs cannot take:
     // --lite-mode disables WebAssembly, which Node's type stripping needs).
-    const builds = f.args.includes('--bundle-only') ? ([['bundle', bundle.path]] as const) : ([['bundle', bundle.path], ['source', SOURCE_ENTRY]] as const);
+    const builds = f.args.includes('--bundle-only')
+      ? ([['bundle', bundle.path]] as const)
+      : ([
+          ['bundle', bundle.path],
+          ['source', SOURCE_ENTRY],
+        ] as const);
     for (const [label, entry] of builds) {
       const nodeName = `cold-${i++}`;
       await server.admin.seed(nodeObject(nodeName, { role: 'worker' }));
@@ -45,8 +50,17 @@ await main(async (cleanups) => {
     await new Promise<void>((resolve) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).once('exit', () => resolve()));
     samples['node -e 0 (spawn to exit)']!.push(now() - t0);
   }
-  const summaries = Object.fromEntries(Object.entries(samples).filter(([, v]) => v.length > 0).map(([k, v]) => [k, { ...summarize(v), samples: v }]));
+  const summaries = Object.fromEntries(
+    Object.entries(samples)
+      .filter(([, v]) => v.length > 0)
+      .map(([k, v]) => [k, { ...summarize(v), samples: v }]),
+  );
   for (const [k, s] of Object.entries(summaries)) log(`${k}: ${fmtSummary(s)}`);
-  const path = saveResult('coldstart', modeName(f), { bundle: { kind: bundle.kind, bytes: bundle.bytes }, interfaces: expected.size, runs: RUNS, results: summaries });
+  const path = saveResult('coldstart', modeName(f), {
+    bundle: { kind: bundle.kind, bytes: bundle.bytes },
+    interfaces: expected.size,
+    runs: RUNS,
+    results: summaries,
+  });
   log(`saved ${path}`);
 });

@@ -46,13 +46,21 @@ await main(async (cleanups) => {
     const w = await HepWatch.open({ url: server.url, caPem: server.caPem, adminToken: server.adminToken, labelSelector: 'bench=floor' });
     cleanups.push(() => w.close());
     const samples: number[] = [];
-    const hep = (ips: string[]) => ({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: 'floor-eth0', labels: { bench: 'floor' } }, spec: { node: 'floor', interfaceName: 'eth0', expectedIPs: ips } });
+    const hep = (ips: string[]) => ({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'HostEndpoint',
+      metadata: { name: 'floor-eth0', labels: { bench: 'floor' } },
+      spec: { node: 'floor', interfaceName: 'eth0', expectedIPs: ips },
+    });
     await server.call('POST', '/apis/projectcalico.org/v3/hostendpoints', hep(['192.0.2.1']));
     for (let i = 0; i < N; i++) {
       const ips = [`192.0.2.${(i % 200) + 2}`];
       await w.until(() => w.heps.has('floor-eth0'), TIMEOUT, 'floor HEP');
       const cur = w.heps.get('floor-eth0')!;
-      const r = await server.call('PUT', '/apis/projectcalico.org/v3/hostendpoints/floor-eth0', { ...hep(ips), metadata: { ...hep(ips).metadata, resourceVersion: cur.metadata.resourceVersion } });
+      const r = await server.call('PUT', '/apis/projectcalico.org/v3/hostendpoints/floor-eth0', {
+        ...hep(ips),
+        metadata: { ...hep(ips).metadata, resourceVersion: cur.metadata.resourceVersion },
+      });
       const t0 = now();
       if (r.status !== 200) throw new Error(`floor PUT: ${r.status}`);
       const t1 = await w.until(() => sameSet(w.heps.get('floor-eth0')?.spec.expectedIPs, ips), TIMEOUT, 'floor');
@@ -101,7 +109,15 @@ await main(async (cleanups) => {
     cleanups.push(() => ns.destroy());
     const expected = await addInterfaces(ns, 4);
     const nodeName = `conv-${debounce}`;
-    const nut = await startNodeUnderTest({ server, ns, dir, entry: bundle.path, nodeName, expected, configYaml: debounce === 100 ? '' : `intervals: { debounceMilliseconds: ${debounce} }` });
+    const nut = await startNodeUnderTest({
+      server,
+      ns,
+      dir,
+      entry: bundle.path,
+      nodeName,
+      expected,
+      configYaml: debounce === 100 ? '' : `intervals: { debounceMilliseconds: ${debounce} }`,
+    });
     cleanups.push(() => nut.agent.stop());
     const w = nut.watch;
     cleanups.push(() => w.close());
@@ -132,7 +148,11 @@ await main(async (cleanups) => {
       const r = await server.call('PATCH', `/api/v1/nodes/${nodeName}`, { metadata: { labels: { 'bench/rev': value } } }, 'application/merge-patch+json');
       const t0 = now();
       if (r.status !== 200) throw new Error(`patch node: ${r.status} ${JSON.stringify(r.json)}`);
-      const t1 = await w.until(() => [...expected.keys()].every((ifc) => w.heps.get(`${nodeName}-${ifc}`)?.metadata.labels?.['bench/rev'] === value), TIMEOUT, `label change ${i}`);
+      const t1 = await w.until(
+        () => [...expected.keys()].every((ifc) => w.heps.get(`${nodeName}-${ifc}`)?.metadata.labels?.['bench/rev'] === value),
+        TIMEOUT,
+        `label change ${i}`,
+      );
       lab.push(Math.max(0, t1 - t0));
       await gap();
     }
@@ -189,6 +209,11 @@ await main(async (cleanups) => {
     await ns.destroy();
   }
   for (const [k, v] of Object.entries(results)) for (const [m, s] of Object.entries(v)) log(`${k} | ${m}: ${fmtSummary(s)}`);
-  const path = saveResult('convergence', modeName(f), { build: `bundle:${bundle.kind}`, changesPerKind: N, results, note: `${V3} observed through a watch; t0 = the change command returned` });
+  const path = saveResult('convergence', modeName(f), {
+    build: `bundle:${bundle.kind}`,
+    changesPerKind: N,
+    results,
+    note: `${V3} observed through a watch; t0 = the change command returned`,
+  });
   log(`saved ${path}`);
 });

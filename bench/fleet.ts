@@ -42,10 +42,12 @@ function ifaces(i: number, gen: number): NetInterface[] {
 }
 
 function rate(entries: { time: string; user: string; verb: string }[], fromMs: number, toMs: number) {
-  const inWin = entries.filter((e) => e.user !== 'fake-admin' || e.verb === 'patch').filter((e) => {
-    const t = Date.parse(e.time);
-    return t >= fromMs && t <= toMs;
-  });
+  const inWin = entries
+    .filter((e) => e.user !== 'fake-admin' || e.verb === 'patch')
+    .filter((e) => {
+      const t = Date.parse(e.time);
+      return t >= fromMs && t <= toMs;
+    });
   const buckets = new Map<number, number>();
   const byVerb: Record<string, number> = {};
   for (const e of inWin) {
@@ -73,7 +75,17 @@ async function fleet(server: StandaloneServer, n: number, connections: Connectio
     const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
     const client = apiClientFor(kc, metrics);
     const events = new NodeEventRecorder(client, nodeName, { logger: silentLogger, clock: systemClock });
-    return new Agent({ config: { ...config, nodeName }, nodeName, api: client, discover: () => Promise.resolve(ifaces(i, gen)), metrics, events, logger: silentLogger, clock: systemClock, version: 'bench' });
+    return new Agent({
+      config: { ...config, nodeName },
+      nodeName,
+      api: client,
+      discover: () => Promise.resolve(ifaces(i, gen)),
+      metrics,
+      events,
+      logger: silentLogger,
+      clock: systemClock,
+      version: 'bench',
+    });
   });
   const correct = (g: number) => nodeNames.every((nn, i) => watch.heps.get(`${nn}-eth0`)?.spec.expectedIPs?.[0] === ipOf(i, g) && watch.heps.has(`${nn}-eth1`));
   // Start all at once.
@@ -84,13 +96,16 @@ async function fleet(server: StandaloneServer, n: number, connections: Connectio
   const tAllStarted = await watch.until(() => correct(1), TIMEOUT, `fleet ${n} start`);
   const startMs = tAllStarted - tA;
   const startLoad = rate((await server.admin.log(logA)).entries, wallA, Date.now());
-  log(`N=${n} ${connections}: all ${2 * n} HEPs correct ${fmt(startMs, 0)} ms after start; ${startLoad.total} requests (${JSON.stringify(startLoad.byVerb)}), peak ${startLoad.peakPerS}/s`);
+  log(
+    `N=${n} ${connections}: all ${2 * n} HEPs correct ${fmt(startMs, 0)} ms after start; ${startLoad.total} requests (${JSON.stringify(startLoad.byVerb)}), peak ${startLoad.peakPerS}/s`,
+  );
   await sleep(5_000);
   // Every node changes an address at once.
   const perNode = new Map<string, number>();
   watch.onEvent = (_type, hep, t) => {
     const idx = nodeNames.indexOf(hep.spec.node);
-    if (hep.spec.interfaceName === 'eth0' && idx >= 0 && hep.spec.expectedIPs?.[0] === ipOf(idx, 2) && !perNode.has(hep.spec.node)) perNode.set(hep.spec.node, t);
+    if (hep.spec.interfaceName === 'eth0' && idx >= 0 && hep.spec.expectedIPs?.[0] === ipOf(idx, 2) && !perNode.has(hep.spec.node))
+      perNode.set(hep.spec.node, t);
   };
   const logB = (await server.admin.log()).total;
   const wallB = Date.now();
@@ -101,19 +116,39 @@ async function fleet(server: StandaloneServer, n: number, connections: Connectio
   const wallEnd = Date.now();
   const changeLoad = rate((await server.admin.log(logB)).entries, wallB, wallEnd);
   const latencies = [...perNode.values()].map((t) => t - tB);
-  log(`N=${n} ${connections}: change converged on all nodes in ${fmt(tAll - tB, 0)} ms; per node ${fmtSummary(summarize(latencies))}; ${changeLoad.total} requests, ${fmt(changeLoad.meanPerS, 0)}/s mean, peak ${changeLoad.peakPerS}/s ${JSON.stringify(changeLoad.byVerb)}`);
+  log(
+    `N=${n} ${connections}: change converged on all nodes in ${fmt(tAll - tB, 0)} ms; per node ${fmtSummary(summarize(latencies))}; ${changeLoad.total} requests, ${fmt(changeLoad.meanPerS, 0)}/s mean, peak ${changeLoad.peakPerS}/s ${JSON.stringify(changeLoad.byVerb)}`,
+  );
   watch.onEvent = undefined;
   const mem = process.memoryUsage();
   await Promise.all(agents.map((a) => a.stop()));
   watch.close();
-  return { n, connections, start: { allCorrectMs: startMs, ...startLoad }, change: { allCorrectMs: tAll - tB, perNode: summarize(latencies), ...changeLoad }, benchProcessRssMiB: mem.rss / 2 ** 20 };
+  return {
+    n,
+    connections,
+    start: { allCorrectMs: startMs, ...startLoad },
+    change: { allCorrectMs: tAll - tB, perNode: summarize(latencies), ...changeLoad },
+    benchProcessRssMiB: mem.rss / 2 ** 20,
+  };
 }
 
 /** What the central controller reads of a Node and a HostEndpoint, a list and a watch event. */
-interface CentralNode { metadata: { name: string; labels?: Record<string, string> }; status?: { addresses?: { address: string }[] } }
-interface CentralHep { metadata: { name: string; resourceVersion?: string }; spec: { expectedIPs?: string[] } }
-interface List<T> { metadata: { resourceVersion: string }; items: T[] }
-interface WatchEvent<T> { type: string; object: T }
+interface CentralNode {
+  metadata: { name: string; labels?: Record<string, string> };
+  status?: { addresses?: { address: string }[] };
+}
+interface CentralHep {
+  metadata: { name: string; resourceVersion?: string };
+  spec: { expectedIPs?: string[] };
+}
+interface List<T> {
+  metadata: { resourceVersion: string };
+  items: T[];
+}
+interface WatchEvent<T> {
+  type: string;
+  object: T;
+}
 
 /** The central baseline: one controller, list+watch Nodes, one HEP per node, `workers` concurrent writes. */
 async function central(server: StandaloneServer, n: number, workers = 10) {
@@ -123,17 +158,22 @@ async function central(server: StandaloneServer, n: number, workers = 10) {
   const call = (method: string, path: string, body?: unknown, ct = 'application/json') =>
     new Promise<{ status: number; json: unknown }>((resolve, reject) => {
       const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = request(new URL(path, server.url), { method, agent, headers: { Authorization: `Bearer ${token}`, ...(data ? { 'Content-Type': ct, 'Content-Length': data.length } : {}) } }, (res) => {
-        const c: Buffer[] = [];
-        res.on('data', (d: Buffer) => c.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: c.length ? JSON.parse(Buffer.concat(c).toString()) : undefined }));
-      });
+      const req = request(
+        new URL(path, server.url),
+        { method, agent, headers: { Authorization: `Bearer ${token}`, ...(data ? { 'Content-Type': ct, 'Content-Length': data.length } : {}) } },
+        (res) => {
+          const c: Buffer[] = [];
+          res.on('data', (d: Buffer) => c.push(d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: c.length ? JSON.parse(Buffer.concat(c).toString()) : undefined }));
+        },
+      );
       req.on('error', reject);
       req.end(data);
     });
   const nodeNames = Array.from({ length: n }, (_, i) => `central${n}-${i}`);
   const addrs = (i: number, g: number) => [ipOf(i, g), `2001:db8:${i.toString(16)}::1`];
-  for (let i = 0; i < n; i += 1000) await server.admin.seed(...(nodeNames.slice(i, i + 1000).map((name, k) => nodeObject(name, { role: 'worker' }, addrs(i + k, 1))) as never[]));
+  for (let i = 0; i < n; i += 1000)
+    await server.admin.seed(...(nodeNames.slice(i, i + 1000).map((name, k) => nodeObject(name, { role: 'worker' }, addrs(i + k, 1))) as never[]));
   const watch = await HepWatch.open({ url: server.url, caPem: server.caPem, adminToken: server.adminToken, labelSelector: 'bench/central=true' });
 
   // --- the controller ---
@@ -142,9 +182,15 @@ async function central(server: StandaloneServer, n: number, workers = 10) {
   const nodes = new Map<string, CentralNode>();
   const waiters: Array<() => void> = [];
   const desired = (node: CentralNode) => ({
-    apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint',
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'HostEndpoint',
     metadata: { name: `${node.metadata.name}-central`, labels: { 'bench/central': 'true', ...(node.metadata.labels ?? {}) } },
-    spec: { node: node.metadata.name, interfaceName: '*', expectedIPs: (node.status?.addresses ?? []).map((a) => a.address).sort(), profiles: ['projectcalico-default-allow'] },
+    spec: {
+      node: node.metadata.name,
+      interfaceName: '*',
+      expectedIPs: (node.status?.addresses ?? []).map((a) => a.address).sort(),
+      profiles: ['projectcalico-default-allow'],
+    },
   });
   let stopped = false;
   const work = async () => {
@@ -161,7 +207,10 @@ async function central(server: StandaloneServer, n: number, workers = 10) {
       const have = heps.get(want.metadata.name);
       if (have && JSON.stringify(have.spec.expectedIPs) === JSON.stringify(want.spec.expectedIPs)) continue;
       const r = have
-        ? await call('PUT', `/apis/projectcalico.org/v3/hostendpoints/${want.metadata.name}`, { ...want, metadata: { ...want.metadata, resourceVersion: have.metadata.resourceVersion } })
+        ? await call('PUT', `/apis/projectcalico.org/v3/hostendpoints/${want.metadata.name}`, {
+            ...want,
+            metadata: { ...want.metadata, resourceVersion: have.metadata.resourceVersion },
+          })
         : await call('POST', '/apis/projectcalico.org/v3/hostendpoints', want);
       if (r.status < 300) heps.set(want.metadata.name, r.json as CentralHep);
       else queue.add(name); // retry (409: the watch brings the fresh one)
@@ -180,21 +229,25 @@ async function central(server: StandaloneServer, n: number, workers = 10) {
   const nodeList = nl.json as List<CentralNode>;
   for (const nd of nodeList.items) if (nd.metadata.name.startsWith(`central${n}-`)) nodes.set(nd.metadata.name, nd);
   // Node watch (one connection): every event enqueues the node.
-  const nodeWatch = request(new URL(`/api/v1/nodes?watch=true&resourceVersion=${nodeList.metadata.resourceVersion}`, server.url), { ca, agent: false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
-    let buf = '';
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => {
-      buf += c;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const ev = JSON.parse(buf.slice(0, i)) as WatchEvent<CentralNode>;
-        buf = buf.slice(i + 1);
-        if (ev.type === 'BOOKMARK' || !ev.object.metadata.name.startsWith(`central${n}-`)) continue;
-        nodes.set(ev.object.metadata.name, ev.object);
-        enqueue(ev.object.metadata.name);
-      }
-    });
-  });
+  const nodeWatch = request(
+    new URL(`/api/v1/nodes?watch=true&resourceVersion=${nodeList.metadata.resourceVersion}`, server.url),
+    { ca, agent: false, headers: { Authorization: `Bearer ${token}` } },
+    (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        buf += c;
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const ev = JSON.parse(buf.slice(0, i)) as WatchEvent<CentralNode>;
+          buf = buf.slice(i + 1);
+          if (ev.type === 'BOOKMARK' || !ev.object.metadata.name.startsWith(`central${n}-`)) continue;
+          nodes.set(ev.object.metadata.name, ev.object);
+          enqueue(ev.object.metadata.name);
+        }
+      });
+    },
+  );
   nodeWatch.on('error', () => undefined);
   nodeWatch.end();
   const pool = Array.from({ length: workers }, () => work());
@@ -214,24 +267,38 @@ async function central(server: StandaloneServer, n: number, workers = 10) {
   const wallB = Date.now();
   const tB = now();
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(50, n) }, async () => {
-    while (next < n) {
-      const i = next++;
-      await server.call('PATCH', `/api/v1/nodes/${nodeNames[i]}`, { status: { addresses: addrs(i, 2).map((address) => ({ type: 'InternalIP', address })) } }, 'application/merge-patch+json');
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(50, n) }, async () => {
+      while (next < n) {
+        const i = next++;
+        await server.call(
+          'PATCH',
+          `/api/v1/nodes/${nodeNames[i]}`,
+          { status: { addresses: addrs(i, 2).map((address) => ({ type: 'InternalIP', address })) } },
+          'application/merge-patch+json',
+        );
+      }
+    }),
+  );
   const tPatched = now();
   const tAll = await watch.until(() => perNode.size === n, TIMEOUT, 'central change');
   const changeLoad = rate((await server.admin.log(logB)).entries, wallB, Date.now());
   const lat = [...perNode.values()].map((t) => t - tB);
-  log(`central N=${n}: change on all nodes in ${fmt(tAll - tB, 0)} ms (kubelet patches took ${fmt(tPatched - tB, 0)} ms); per node ${fmtSummary(summarize(lat))}; ${changeLoad.total} requests, ${fmt(changeLoad.meanPerS, 0)}/s mean, peak ${changeLoad.peakPerS}/s ${JSON.stringify(changeLoad.byVerb)}`);
+  log(
+    `central N=${n}: change on all nodes in ${fmt(tAll - tB, 0)} ms (kubelet patches took ${fmt(tPatched - tB, 0)} ms); per node ${fmtSummary(summarize(lat))}; ${changeLoad.total} requests, ${fmt(changeLoad.meanPerS, 0)}/s mean, peak ${changeLoad.peakPerS}/s ${JSON.stringify(changeLoad.byVerb)}`,
+  );
   stopped = true;
   for (const w of waiters.splice(0)) w();
   nodeWatch.destroy();
   agent.destroy();
   watch.close();
   await Promise.race([Promise.all(pool), sleep(1000)]);
-  return { n, workers, start: { allCorrectMs: tSynced - tA, ...startLoad }, change: { allCorrectMs: tAll - tB, kubeletPatchesMs: tPatched - tB, perNode: summarize(lat), ...changeLoad } };
+  return {
+    n,
+    workers,
+    start: { allCorrectMs: tSynced - tA, ...startLoad },
+    change: { allCorrectMs: tAll - tB, kubeletPatchesMs: tPatched - tB, perNode: summarize(lat), ...changeLoad },
+  };
 }
 
 await main(async (cleanups) => {
@@ -245,6 +312,10 @@ await main(async (cleanups) => {
     out.push(rounds);
     await server.stop();
   }
-  const path = saveResult('fleet', [modeName(f), ni >= 0 ? `n${SIZES.join('_')}` : ''].filter(Boolean).join('-'), { sizes: SIZES, results: out, note: 'agents: 2 interfaces per node, default config, in one process; central: 1 HEP per node (interfaceName *), 10 workers, raw HTTPS keep-alive' });
+  const path = saveResult('fleet', [modeName(f), ni >= 0 ? `n${SIZES.join('_')}` : ''].filter(Boolean).join('-'), {
+    sizes: SIZES,
+    results: out,
+    note: 'agents: 2 interfaces per node, default config, in one process; central: 1 HEP per node (interfaceName *), 10 workers, raw HTTPS keep-alive',
+  });
   log(`saved ${path}`);
 });

@@ -48,9 +48,19 @@ function otherHep(i: number) {
     kind: 'HostEndpoint',
     metadata: {
       name: `${node}-eth${i % 2}`,
-      labels: { 'app.kubernetes.io/managed-by': 'calico-hep-agent', 'calico-hep-agent.io/node': node, 'calico-hep-agent.io/interface': `eth${i % 2}`, role: 'worker' },
+      labels: {
+        'app.kubernetes.io/managed-by': 'calico-hep-agent',
+        'calico-hep-agent.io/node': node,
+        'calico-hep-agent.io/interface': `eth${i % 2}`,
+        role: 'worker',
+      },
     },
-    spec: { node, interfaceName: `eth${i % 2}`, expectedIPs: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], profiles: ['projectcalico-default-allow'] },
+    spec: {
+      node,
+      interfaceName: `eth${i % 2}`,
+      expectedIPs: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
+      profiles: ['projectcalico-default-allow'],
+    },
   };
 }
 
@@ -78,7 +88,9 @@ await main(async (cleanups) => {
   const builds: Array<{ name: string; path: string }> = [];
   if (BEFORE !== undefined) builds.push({ name: 'before', path: BEFORE });
   builds.push({ name: 'after', path: after.path });
-  log(`footprint: window ${WINDOW_MS / 1000} s, settle ${SETTLE_MS / 1000} s, ${OTHERS} other HEPs; builds ${builds.map((b) => `${b.name}=${b.path}`).join(', ')}`);
+  log(
+    `footprint: window ${WINDOW_MS / 1000} s, settle ${SETTLE_MS / 1000} s, ${OTHERS} other HEPs; builds ${builds.map((b) => `${b.name}=${b.path}`).join(', ')}`,
+  );
 
   const ns = await benchNetns();
   cleanups.push(() => ns.destroy());

@@ -38,7 +38,9 @@ const req = request({ host: '127.0.0.1', port: srv.address().port, ca: cert, pat
 const TLS_WATCH_CJS = `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);
 const { createServer, request } = require('node:https'); const { execFileSync } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs'); const { tmpdir } = require('node:os'); const { join } = require('node:path');
-${TLS_WATCH.split('\n').filter((l) => !l.startsWith('import ')).join('\n')}`;
+${TLS_WATCH.split('\n')
+  .filter((l) => !l.startsWith('import '))
+  .join('\n')}`;
 
 const CASES: Record<string, string> = {
   'bare node (baseline)': '',
@@ -61,18 +63,24 @@ const CASES: Record<string, string> = {
  * bundle rather than as a tree of node_modules files.
  */
 const BUNDLED: Record<string, string> = {
-  'zod, classic API (src/config/schema.ts)': "import { z } from 'zod'; const s = z.strictObject({ a: z.string().min(1), b: z.array(z.number()).optional(), c: z.record(z.string(), z.string()) }); s.parse({ a: 'x', c: {} });",
-  'zod/mini': "import * as z from 'zod/mini'; const s = z.strictObject({ a: z.string().check(z.minLength(1)), b: z.optional(z.array(z.number())), c: z.record(z.string(), z.string()) }); s.parse({ a: 'x', c: {} });",
+  'zod, classic API (src/config/schema.ts)':
+    "import { z } from 'zod'; const s = z.strictObject({ a: z.string().min(1), b: z.array(z.number()).optional(), c: z.record(z.string(), z.string()) }); s.parse({ a: 'x', c: {} });",
+  'zod/mini':
+    "import * as z from 'zod/mini'; const s = z.strictObject({ a: z.string().check(z.minLength(1)), b: z.optional(z.array(z.number())), c: z.record(z.string(), z.string()) }); s.parse({ a: 'x', c: {} });",
   // What the schema module imports besides zod (node:net, the core's name/glob/CIDR checks, the guard's modes):
   // the schema row minus this one is what zod and the schema's own objects cost.
-  'the core modules src/config/schema.ts imports, without zod': "import { isIP } from 'node:net'; import { POLICY_GUARD_MODES } from './src/core/policy/guard.ts'; import { DEFAULT_MAX_DELETE_FRACTION } from './src/core/reconcile.ts'; import { isDns1123Subdomain } from './src/core/k8s-names.ts'; import { globError } from './src/core/globs.ts'; import { isCidr } from './src/core/ip.ts'; void [isIP, POLICY_GUARD_MODES, DEFAULT_MAX_DELETE_FRACTION, isDns1123Subdomain, globError, isCidr];",
-  "the agent's config schema (src/config/schema.ts on zod/mini, English messages), one parse": "import { configSchema } from './src/config/schema.ts'; import en from 'zod/v4/locales/en.js'; configSchema.parse({}, { error: en().localeError });",
-  'prom-client (Registry, counters, histograms; no default metrics)': "import { Registry, Counter, Histogram } from 'prom-client'; const r = new Registry(); new Counter({ name: 'a_total', help: 'a', registers: [r] }).inc(); new Histogram({ name: 'b', help: 'b', registers: [r] }).observe(1); await r.metrics();",
+  'the core modules src/config/schema.ts imports, without zod':
+    "import { isIP } from 'node:net'; import { POLICY_GUARD_MODES } from './src/core/policy/guard.ts'; import { DEFAULT_MAX_DELETE_FRACTION } from './src/core/reconcile.ts'; import { isDns1123Subdomain } from './src/core/k8s-names.ts'; import { globError } from './src/core/globs.ts'; import { isCidr } from './src/core/ip.ts'; void [isIP, POLICY_GUARD_MODES, DEFAULT_MAX_DELETE_FRACTION, isDns1123Subdomain, globError, isCidr];",
+  "the agent's config schema (src/config/schema.ts on zod/mini, English messages), one parse":
+    "import { configSchema } from './src/config/schema.ts'; import en from 'zod/v4/locales/en.js'; configSchema.parse({}, { error: en().localeError });",
+  'prom-client (Registry, counters, histograms; no default metrics)':
+    "import { Registry, Counter, Histogram } from 'prom-client'; const r = new Registry(); new Counter({ name: 'a_total', help: 'a', registers: [r] }).inc(); new Histogram({ name: 'b', help: 'b', registers: [r] }).observe(1); await r.metrics();",
   'pino (JSON lines to stdout)': "import { pino } from 'pino'; pino({ level: 'info' }, process.stderr);",
   yaml: "import { parse, stringify } from 'yaml'; stringify(parse('a: 1'));",
-  "client-node's KubeConfig (stubbed: no gen/, undici, js-yaml)": "import { KubeConfig } from '@kubernetes/client-node/dist/config.js'; const kc = new KubeConfig(); kc.loadFromString('apiVersion: v1\\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\\nusers: [{name: u, user: {token: t}}]\\ncontexts: [{name: x, context: {cluster: c, user: u}}]\\ncurrent-context: x\\n');",
+  "client-node's KubeConfig (stubbed: no gen/, undici, js-yaml)":
+    "import { KubeConfig } from '@kubernetes/client-node/dist/config.js'; const kc = new KubeConfig(); kc.loadFromString('apiVersion: v1\\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\\nusers: [{name: u, user: {token: t}}]\\ncontexts: [{name: x, context: {cluster: c, user: u}}]\\ncurrent-context: x\\n');",
   'picomatch + ipaddr.js': "import picomatch from 'picomatch'; import ipaddr from 'ipaddr.js'; picomatch('eth*')('eth0'); ipaddr.parse('::1');",
-  'the agent\'s HttpApiClient module (not connected)': "import { HttpApiClient } from './src/adapters/kube/http-client.ts'; void HttpApiClient;",
+  "the agent's HttpApiClient module (not connected)": "import { HttpApiClient } from './src/adapters/kube/http-client.ts'; void HttpApiClient;",
 };
 
 async function bundleCase(dir: string, name: string, code: string): Promise<string> {
@@ -109,7 +117,8 @@ function rssOf(code: string, cwd: string, settleMs: number): Promise<number> {
 await main(async () => {
   const bundle = await bundleEntry();
   // The bundle up to its CLI (--help): module evaluation of everything it contains. --before PATH adds another build.
-  const loadBundle = (path: string) => `process.argv = [process.argv[0], 'x', '--help']; const w = process.stdout.write; process.stdout.write = () => true; await import(${JSON.stringify(path)}); process.stdout.write = w;`;
+  const loadBundle = (path: string) =>
+    `process.argv = [process.argv[0], 'x', '--help']; const w = process.stdout.write; process.stdout.write = () => true; await import(${JSON.stringify(path)}); process.stdout.write = w;`;
   const bi = f.args.indexOf('--before');
   const before = bi >= 0 ? f.args[bi + 1] : undefined;
   const cases: Record<string, string> = { ...CASES, [`bundle (${bundle.kind}) loaded, --help`]: loadBundle(bundle.path) };
@@ -124,7 +133,12 @@ await main(async () => {
     }
   }
   const base = median(rows['bare node (baseline)']!);
-  const table = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { rssMiB: median(v) / MiB, overBareMiB: (median(v) - base) / MiB, samplesMiB: v.map((x) => Math.round((x / MiB) * 10) / 10) }]));
+  const table = Object.fromEntries(
+    Object.entries(rows).map(([k, v]) => [
+      k,
+      { rssMiB: median(v) / MiB, overBareMiB: (median(v) - base) / MiB, samplesMiB: v.map((x) => Math.round((x / MiB) * 10) / 10) },
+    ]),
+  );
   for (const [k, v] of Object.entries(table)) log(`${k.padEnd(55)} rss ${fmt(v.rssMiB)} MiB, +${fmt(v.overBareMiB)} over bare node`);
   await rm(dir, { recursive: true, force: true });
   log(`saved ${saveResult('memory', modeName(f), { rounds: ROUNDS, note: 'median RSS 1.5 s after start, each case in its own process, interleaved', table })}`);

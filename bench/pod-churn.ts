@@ -41,7 +41,10 @@ await main(async (cleanups) => {
   writeFileSync(join(dir, 'ip'), `#!/bin/sh\necho "$PPID $*" >> ${spawnLog}\nexec ${realIp} "$@"\n`);
   chmodSync(join(dir, 'ip'), 0o755);
   process.env['PATH'] = `${dir}:${process.env['PATH'] ?? ''}`;
-  const spawnsOf = (pid: number): string[] => readFileSync(spawnLog, 'utf8').split('\n').filter((l) => l.startsWith(`${pid} `));
+  const spawnsOf = (pid: number): string[] =>
+    readFileSync(spawnLog, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith(`${pid} `));
 
   const server = await startServer({ bookmarkIntervalMs: 60_000 });
   cleanups.push(() => server.stop());
@@ -61,12 +64,21 @@ await main(async (cleanups) => {
   // The monitor-level comparison in the churn namespace (bench process, not the agents).
   const filteredEvents: MonitorChange[] = [];
   const unfilteredEvents: MonitorChange[] = [];
-  const count = (into: MonitorChange[]) => (c: MonitorChange) => { if (c.reason === 'event') into.push(c); };
-  const filtered = new NetlinkMonitor({ netns: nsChurn.name, onChange: count(filteredEvents), linkFilter: interfaceNameFilter({ include: ['*'], exclude: [], useDefaultExcludes: true }) });
+  const count = (into: MonitorChange[]) => (c: MonitorChange) => {
+    if (c.reason === 'event') into.push(c);
+  };
+  const filtered = new NetlinkMonitor({
+    netns: nsChurn.name,
+    onChange: count(filteredEvents),
+    linkFilter: interfaceNameFilter({ include: ['*'], exclude: [], useDefaultExcludes: true }),
+  });
   const unfiltered = new NetlinkMonitor({ netns: nsChurn.name, onChange: count(unfilteredEvents) });
   filtered.start();
   unfiltered.start();
-  cleanups.push(() => filtered.stop(), () => unfiltered.stop());
+  cleanups.push(
+    () => filtered.stop(),
+    () => unfiltered.stop(),
+  );
   log(`agents converged; warming up ${WARMUP_MS / 1000} s, then ${MINUTES} min of churn in ${nsChurn.name}`);
   await sleep(WARMUP_MS);
 
@@ -78,8 +90,17 @@ await main(async (cleanups) => {
   const snap = async (k: 'churn' | 'quiet') => {
     const pid = agents[k].agent.pid;
     const self = readProc(pid, m.clkTck)!;
-    const kids = childPids(pid).map((c) => readProc(c, m.clkTck)?.cpuSeconds ?? 0).reduce((a, b) => a + b, 0);
-    return { cpu: self.cpuSeconds, reaped: self.childCpuSeconds, monitor: kids, spawns: spawnsOf(pid).length, reconciles: await reconciles(ports[k]), rss: self.rssBytes };
+    const kids = childPids(pid)
+      .map((c) => readProc(c, m.clkTck)?.cpuSeconds ?? 0)
+      .reduce((a, b) => a + b, 0);
+    return {
+      cpu: self.cpuSeconds,
+      reaped: self.childCpuSeconds,
+      monitor: kids,
+      spawns: spawnsOf(pid).length,
+      reconciles: await reconciles(ports[k]),
+      rss: self.rssBytes,
+    };
   };
   const before = { churn: await snap('churn'), quiet: await snap('quiet') };
   const t0 = Date.now();
@@ -102,7 +123,8 @@ await main(async (cleanups) => {
   const control = { churn: await snap('churn'), quiet: await snap('quiet') };
 
   const delta = (k: 'churn' | 'quiet') => {
-    const a = after[k], b = before[k];
+    const a = after[k],
+      b = before[k];
     return {
       cpuSeconds: a.cpu - b.cpu,
       reapedIpCpuSeconds: a.reaped - b.reaped,
@@ -122,7 +144,11 @@ await main(async (cleanups) => {
     agents: d,
     extraFromChurn: {
       cpuSeconds: d.churn.cpuSeconds - d.quiet.cpuSeconds,
-      cpuSecondsWithIp: d.churn.cpuSeconds + d.churn.reapedIpCpuSeconds + d.churn.monitorCpuSeconds - (d.quiet.cpuSeconds + d.quiet.reapedIpCpuSeconds + d.quiet.monitorCpuSeconds),
+      cpuSecondsWithIp:
+        d.churn.cpuSeconds +
+        d.churn.reapedIpCpuSeconds +
+        d.churn.monitorCpuSeconds -
+        (d.quiet.cpuSeconds + d.quiet.reapedIpCpuSeconds + d.quiet.monitorCpuSeconds),
       percentOfCoreWithIp: d.churn.cpuPercentWithIp - d.quiet.cpuPercentWithIp,
       ipSpawns: d.churn.ipSpawns - d.quiet.ipSpawns,
       reconciles: d.churn.reconciles - d.quiet.reconciles,

@@ -51,12 +51,33 @@ function countRequests(entries: { user: string; verb: string; resource?: string;
   return out;
 }
 
-async function measureAgent(p: { server: StandaloneServer; ns: Netns; dir: string; entry: string; nodeName: string; expected: Map<string, string[]>; configYaml?: string; window?: () => Promise<void> }): Promise<Measured & { pid: number; stop: () => Promise<unknown> }> {
+async function measureAgent(p: {
+  server: StandaloneServer;
+  ns: Netns;
+  dir: string;
+  entry: string;
+  nodeName: string;
+  expected: Map<string, string[]>;
+  configYaml?: string;
+  window?: () => Promise<void>;
+}): Promise<Measured & { pid: number; stop: () => Promise<unknown> }> {
   await p.server.admin.seed(nodeObject(p.nodeName, { role: 'worker' }));
-  const w = await HepWatch.open({ url: p.server.url, caPem: p.server.caPem, adminToken: p.server.adminToken, labelSelector: `calico-hep-agent.io/node=${p.nodeName}` });
+  const w = await HepWatch.open({
+    url: p.server.url,
+    caPem: p.server.caPem,
+    adminToken: p.server.adminToken,
+    labelSelector: `calico-hep-agent.io/node=${p.nodeName}`,
+  });
   const logStart = (await p.server.admin.log()).total;
   const idle = spawnIdleNode();
-  const agent = spawnAgent({ entry: p.entry, kubeconfig: p.server.kubeconfig, config: await writeConfig(p.dir, p.configYaml ?? ''), netns: p.ns.name, nodeName: p.nodeName, logFile: join(p.dir, `${p.nodeName}.log`) });
+  const agent = spawnAgent({
+    entry: p.entry,
+    kubeconfig: p.server.kubeconfig,
+    config: await writeConfig(p.dir, p.configYaml ?? ''),
+    netns: p.ns.name,
+    nodeName: p.nodeName,
+    logFile: join(p.dir, `${p.nodeName}.log`),
+  });
   const t = await w.until(allCorrect(w, p.nodeName, p.expected), 180_000, `${p.nodeName} (${agent.logFile})`);
   w.close();
   const startCpu = readProc(agent.pid, m.clkTck)!.cpuSeconds;
@@ -85,7 +106,9 @@ async function measureAgent(p: { server: StandaloneServer; ns: Netns; dir: strin
 }
 
 const show = (label: string, r: Measured) =>
-  log(`${label}: first reconcile ${fmt(r.firstReconcileMs, 0)} ms (cpu ${fmt(r.startCpuS, 2)} s), rss ${fmt(r.rssMiB)} MiB (overhead ${fmt(r.overheadMiB)}), cpu ${fmt(r.cpuPct, 3)}% (+children ${fmt(r.cpuPctWithChildren, 3)}%) over ${fmt(r.windowS, 0)} s; requests ${JSON.stringify(r.requests)}`);
+  log(
+    `${label}: first reconcile ${fmt(r.firstReconcileMs, 0)} ms (cpu ${fmt(r.startCpuS, 2)} s), rss ${fmt(r.rssMiB)} MiB (overhead ${fmt(r.overheadMiB)}), cpu ${fmt(r.cpuPct, 3)}% (+children ${fmt(r.cpuPctWithChildren, 3)}%) over ${fmt(r.windowS, 0)} s; requests ${JSON.stringify(r.requests)}`,
+  );
 
 await main(async (cleanups) => {
   const bundle = await bundleEntry();
@@ -130,8 +153,22 @@ await main(async (cleanups) => {
     const others = (i: number, rev = 0) => ({
       apiVersion: 'projectcalico.org/v3',
       kind: 'HostEndpoint',
-      metadata: { name: `other-${Math.floor(i / 2)}-eth${i % 2}`, labels: { 'app.kubernetes.io/managed-by': 'calico-hep-agent', 'calico-hep-agent.io/node': `other-${Math.floor(i / 2)}`, 'calico-hep-agent.io/interface': `eth${i % 2}`, role: 'worker', rev: String(rev) } },
-      spec: { node: `other-${Math.floor(i / 2)}`, interfaceName: `eth${i % 2}`, expectedIPs: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], profiles: ['projectcalico-default-allow'] },
+      metadata: {
+        name: `other-${Math.floor(i / 2)}-eth${i % 2}`,
+        labels: {
+          'app.kubernetes.io/managed-by': 'calico-hep-agent',
+          'calico-hep-agent.io/node': `other-${Math.floor(i / 2)}`,
+          'calico-hep-agent.io/interface': `eth${i % 2}`,
+          role: 'worker',
+          rev: String(rev),
+        },
+      },
+      spec: {
+        node: `other-${Math.floor(i / 2)}`,
+        interfaceName: `eth${i % 2}`,
+        expectedIPs: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
+        profiles: ['projectcalico-default-allow'],
+      },
     });
     for (let i = 0; i < OTHERS; i += 1000) await server.admin.seed(...(Array.from({ length: Math.min(1000, OTHERS - i) }, (_, k) => others(i + k)) as never[]));
     log(`seeded ${OTHERS} HEPs of other nodes in ${fmt(now() - t0, 0)} ms`);
@@ -153,7 +190,9 @@ await main(async (cleanups) => {
       } while (cont !== undefined && pages < 10_000);
       scanBaseline.push({ ms: now() - ts, pages, bytes });
     }
-    log(`baseline scan by the benchmark (raw HTTPS): ${JSON.stringify(scanBaseline.map((b) => ({ ms: Math.round(b.ms), pages: b.pages, MiB: Math.round((b.bytes / MiB) * 10) / 10 })))}`);
+    log(
+      `baseline scan by the benchmark (raw HTTPS): ${JSON.stringify(scanBaseline.map((b) => ({ ms: Math.round(b.ms), pages: b.pages, MiB: Math.round((b.bytes / MiB) * 10) / 10 })))}`,
+    );
     // Churn on other nodes' HEPs during the window: the agent's label-selected watch must not see it.
     let churned = 0;
     const churn = async () => {
@@ -166,14 +205,34 @@ await main(async (cleanups) => {
       }
       await sleep(Math.max(0, WINDOW_MS - 20_000));
     };
-    const big = await measureAgent({ server, ns, dir, entry: bundle.path, nodeName: `size-${OTHERS}`, expected, configYaml: 'intervals: { resyncSeconds: 3600 }', window: churn });
+    const big = await measureAgent({
+      server,
+      ns,
+      dir,
+      entry: bundle.path,
+      nodeName: `size-${OTHERS}`,
+      expected,
+      configYaml: 'intervals: { resyncSeconds: 3600 }',
+      window: churn,
+    });
     show(`${OTHERS} other HEPs (+${churned} updates to them during the window)`, big);
     await big.stop();
     // One full resync with the scan: a dedicated agent with resyncSeconds 10, CPU over 10..40 s.
     const logStart = (await server.admin.log()).total;
-    const rs = await measureAgent({ server, ns, dir, entry: bundle.path, nodeName: `resync-${OTHERS}`, expected, configYaml: 'intervals: { resyncSeconds: 10 }', window: () => sleep(30_000) });
+    const rs = await measureAgent({
+      server,
+      ns,
+      dir,
+      entry: bundle.path,
+      nodeName: `resync-${OTHERS}`,
+      expected,
+      configYaml: 'intervals: { resyncSeconds: 10 }',
+      window: () => sleep(30_000),
+    });
     await rs.stop();
-    const entries = (await server.admin.log(logStart)).entries.filter((e) => e.user !== 'fake-admin' && e.verb === 'list' && e.resource?.startsWith('hostendpoints') && !e.query.includes('labelSelector'));
+    const entries = (await server.admin.log(logStart)).entries.filter(
+      (e) => e.user !== 'fake-admin' && e.verb === 'list' && e.resource?.startsWith('hostendpoints') && !e.query.includes('labelSelector'),
+    );
     // Scan durations: consecutive page requests of one scan are < 5 s apart.
     const scans: number[][] = [];
     for (const e of entries) {

@@ -54,7 +54,9 @@ await main(async (cleanups) => {
   const pid = nut.agent.pid;
   const sample = () => {
     const a = readProc(pid, m.clkTck);
-    const kids = childPids(pid).map((c) => readProc(c, m.clkTck)).filter((x): x is ProcSample => x !== undefined);
+    const kids = childPids(pid)
+      .map((c) => readProc(c, m.clkTck))
+      .filter((x): x is ProcSample => x !== undefined);
     const b = readProc(idle.pid!, m.clkTck);
     return { t: performance.now(), agent: a, kids, idle: b };
   };
@@ -96,12 +98,15 @@ await main(async (cleanups) => {
     }
     s.activeWatches = (await server.admin.state()).activeWatches;
     samples.push(s);
-    if (samples.length % 6 === 0) log(`${fmt((s.t - first.t) / 60_000, 1)} min: agent rss ${fmt((s.agent?.rssBytes ?? 0) / MiB)} MiB, idle node ${fmt((s.idle?.rssBytes ?? 0) / MiB)} MiB, heap ${fmt((s.heapUsed ?? NaN) / MiB)} MiB`);
+    if (samples.length % 6 === 0)
+      log(
+        `${fmt((s.t - first.t) / 60_000, 1)} min: agent rss ${fmt((s.agent?.rssBytes ?? 0) / MiB)} MiB, idle node ${fmt((s.idle?.rssBytes ?? 0) / MiB)} MiB, heap ${fmt((s.heapUsed ?? NaN) / MiB)} MiB`,
+      );
   }
   await soak;
   const last = samples.at(-1)!;
   const wallS = (last.t - first.t) / 1000;
-  const cpu = (x: ReturnType<typeof sample>) => (x.agent?.cpuSeconds ?? 0);
+  const cpu = (x: ReturnType<typeof sample>) => x.agent?.cpuSeconds ?? 0;
   const cpuKids = (x: ReturnType<typeof sample>) => (x.agent?.childCpuSeconds ?? 0) + x.kids.reduce((n, k) => n + k.cpuSeconds, 0);
   const agentCpuPct = ((cpu(last) - cpu(first)) / wallS) * 100;
   const withChildrenPct = ((cpu(last) + cpuKids(last) - cpu(first) - cpuKids(first)) / wallS) * 100;
@@ -114,7 +119,11 @@ await main(async (cleanups) => {
   // API load from the server's request log: only the agent's identity (the benchmark uses the admin token).
   const entries = (await server.admin.log(logStart)).entries.filter((e) => e.user !== 'fake-admin');
   const byKey = new Map<string, number>();
-  for (const e of entries) byKey.set(`${e.verb} ${e.resource ?? e.path}${e.watch ? ' (watch)' : ''}`, (byKey.get(`${e.verb} ${e.resource ?? e.path}${e.watch ? ' (watch)' : ''}`) ?? 0) + 1);
+  for (const e of entries)
+    byKey.set(
+      `${e.verb} ${e.resource ?? e.path}${e.watch ? ' (watch)' : ''}`,
+      (byKey.get(`${e.verb} ${e.resource ?? e.path}${e.watch ? ' (watch)' : ''}`) ?? 0) + 1,
+    );
   const writes = entries.filter((e) => ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(e.verb));
   const lists = entries.filter((e) => e.verb === 'list');
   const perHour = entries.length / (wallS / 3600);
@@ -122,12 +131,27 @@ await main(async (cleanups) => {
   // Heap slope (soak): all samples and the per-window minimum (the post-GC floor).
   const heapPts = samples.filter((s) => s.heapUsed !== undefined);
   const xsMin = heapPts.map((s) => (s.t - first.t) / 60_000);
-  const fitAll = heapPts.length >= 3 ? linearFit(xsMin, heapPts.map((s) => s.heapUsed! / 1024)) : undefined;
-  const rssFit = samples.length >= 3 ? linearFit(samples.map((s) => (s.t - first.t) / 60_000), samples.map((s) => (s.agent?.rssBytes ?? 0) / 1024)) : undefined;
+  const fitAll =
+    heapPts.length >= 3
+      ? linearFit(
+          xsMin,
+          heapPts.map((s) => s.heapUsed! / 1024),
+        )
+      : undefined;
+  const rssFit =
+    samples.length >= 3
+      ? linearFit(
+          samples.map((s) => (s.t - first.t) / 60_000),
+          samples.map((s) => (s.agent?.rssBytes ?? 0) / 1024),
+        )
+      : undefined;
   let finalCorrect: boolean | undefined;
   if (f.soak) {
     const h = await server.admin.get('hostendpoints.projectcalico.org', 'steady-1-eth0');
-    finalCorrect = sameSet((h as { spec?: { expectedIPs?: string[] } } | undefined)?.spec?.expectedIPs, [...expected.get('eth0')!, ...(present ? [toggled] : [])]);
+    finalCorrect = sameSet((h as { spec?: { expectedIPs?: string[] } } | undefined)?.spec?.expectedIPs, [
+      ...expected.get('eth0')!,
+      ...(present ? [toggled] : []),
+    ]);
   }
 
   const result = {
@@ -155,12 +179,25 @@ await main(async (cleanups) => {
     },
     heap: fitAll ? { slopeKiBPerMin: fitAll.slope, ci95KiBPerMin: fitAll.ci95, r2: fitAll.r2, samples: fitAll.n } : undefined,
     rssSlopeKiBPerMin: rssFit ? { slope: rssFit.slope, ci95: rssFit.ci95 } : undefined,
-    samples: samples.map((s) => ({ tS: Math.round((s.t - first.t) / 100) / 10, rssKiB: (s.agent?.rssBytes ?? 0) / 1024, idleRssKiB: (s.idle?.rssBytes ?? 0) / 1024, cpuS: s.agent?.cpuSeconds, heapKiB: s.heapUsed !== undefined ? Math.round(s.heapUsed / 1024) : undefined, watches: s.activeWatches })),
+    samples: samples.map((s) => ({
+      tS: Math.round((s.t - first.t) / 100) / 10,
+      rssKiB: (s.agent?.rssBytes ?? 0) / 1024,
+      idleRssKiB: (s.idle?.rssBytes ?? 0) / 1024,
+      cpuS: s.agent?.cpuSeconds,
+      heapKiB: s.heapUsed !== undefined ? Math.round(s.heapUsed / 1024) : undefined,
+      watches: s.activeWatches,
+    })),
   };
   const path = saveResult('steady', [modeName(f), useSource ? 'source' : '', minutesArg >= 0 ? `${minutes}min` : ''].filter(Boolean).join('-'), result);
-  log(`memory: agent ${fmt(rssAgent / MiB)} MiB - idle node ${fmt(rssIdle / MiB)} MiB = ${fmt((rssAgent - rssIdle) / MiB)} MiB overhead (target <= 25); ip monitor ${fmt(rssKids / MiB)} MiB`);
-  log(`cpu over ${fmt(wallS, 0)} s: agent ${fmt(agentCpuPct, 3)}% (with ip children ${fmt(withChildrenPct, 3)}%), idle node ${fmt(idleCpuPct, 3)}% (target <= 0.5%)`);
-  log(`api: ${entries.length} requests (${fmt(perHour, 0)}/node/h; 5000 nodes: ${fmt((perHour * 5000) / 3600, 1)}/s), writes ${writes.length}, lists ${lists.length}, max watches ${result.api.maxActiveWatches}`);
+  log(
+    `memory: agent ${fmt(rssAgent / MiB)} MiB - idle node ${fmt(rssIdle / MiB)} MiB = ${fmt((rssAgent - rssIdle) / MiB)} MiB overhead (target <= 25); ip monitor ${fmt(rssKids / MiB)} MiB`,
+  );
+  log(
+    `cpu over ${fmt(wallS, 0)} s: agent ${fmt(agentCpuPct, 3)}% (with ip children ${fmt(withChildrenPct, 3)}%), idle node ${fmt(idleCpuPct, 3)}% (target <= 0.5%)`,
+  );
+  log(
+    `api: ${entries.length} requests (${fmt(perHour, 0)}/node/h; 5000 nodes: ${fmt((perHour * 5000) / 3600, 1)}/s), writes ${writes.length}, lists ${lists.length}, max watches ${result.api.maxActiveWatches}`,
+  );
   log(`api by kind: ${JSON.stringify(result.api.byKind)}`);
   if (fitAll) log(`heap slope ${fmt(fitAll.slope, 2)} KiB/min (95% CI ${fmt(fitAll.ci95[0], 2)}..${fmt(fitAll.ci95[1], 2)}), r2 ${fmt(fitAll.r2, 2)}`);
   log(`saved ${path}`);

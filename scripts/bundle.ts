@@ -22,10 +22,9 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const OUTFILE = 'dist/calico-hep-agent.mjs';
 
-export const BANNER = [
-  "import { createRequire as __cha_createRequire } from 'node:module';",
-  'const require = __cha_createRequire(import.meta.url);',
-].join('\n');
+export const BANNER = ["import { createRequire as __cha_createRequire } from 'node:module';", 'const require = __cha_createRequire(import.meta.url);'].join(
+  '\n',
+);
 
 // The footprint stubs (an esbuild plugin): the bundle takes only what `run` uses of its
 // dependencies, where they would otherwise drag whole subsystems in at start.

@@ -46,7 +46,11 @@ export const HELM_SOURCE = {
 // ---------------------------------------------------------------------------------------------------
 // processes
 
-export interface RunResult { stdout: string; stderr: string; code: number | null }
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
 
 /** Runs a command without a shell; resolves with its output whatever the exit status. */
 export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
@@ -73,7 +77,14 @@ async function runOk(cmd: string, args: readonly string[], opts: { timeoutMs?: n
 // ---------------------------------------------------------------------------------------------------
 // a minimal zip reader: one stored or deflated entry, no zip64, no encryption
 
-interface ZipEntry { name: string; method: number; crc: number; compressedSize: number; size: number; localHeaderOffset: number }
+interface ZipEntry {
+  name: string;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  localHeaderOffset: number;
+}
 
 async function readZipDirectory(file: string): Promise<ZipEntry[]> {
   const fh = await open(file, 'r');
@@ -84,7 +95,10 @@ async function readZipDirectory(file: string): Promise<ZipEntry[]> {
     await fh.read(tail, 0, tailLength, size - tailLength);
     let eocd = -1;
     for (let i = tailLength - 22; i >= 0; i--) {
-      if (tail.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+      if (tail.readUInt32LE(i) === 0x06054b50) {
+        eocd = i;
+        break;
+      }
     }
     if (eocd < 0) throw new Error(`${file}: not a zip file (no end of central directory)`);
     const count = tail.readUInt16LE(eocd + 10);
@@ -261,7 +275,11 @@ export function configJsonSchema(): Json {
   return { description: 'The agent configuration (src/config/schema.ts), rendered into the ConfigMap as config.yaml.', ...schema };
 }
 
-export interface ValueDoc { key: string; description: string; default: string }
+export interface ValueDoc {
+  key: string;
+  description: string;
+  default: string;
+}
 
 /**
  * Reads values.yaml's documentation: a key's description is the comment block right above it that
@@ -281,13 +299,29 @@ export function valuesDocs(valuesText: string): { docs: ValueDoc[]; undocumented
   for (const line of lines) {
     const trimmed = line.trimStart();
     const indent = line.length - trimmed.length;
-    if (trimmed === '') { comment = []; continue; }
-    if (trimmed.startsWith('#')) { comment.push(trimmed.replace(/^# ?/, '')); continue; }
-    if (listIndent >= 0 && indent > listIndent) { comment = []; continue; }
+    if (trimmed === '') {
+      comment = [];
+      continue;
+    }
+    if (trimmed.startsWith('#')) {
+      comment.push(trimmed.replace(/^# ?/, ''));
+      continue;
+    }
+    if (listIndent >= 0 && indent > listIndent) {
+      comment = [];
+      continue;
+    }
     listIndent = -1;
-    if (trimmed.startsWith('- ') || trimmed === '-') { listIndent = indent; comment = []; continue; }
+    if (trimmed.startsWith('- ') || trimmed === '-') {
+      listIndent = indent;
+      comment = [];
+      continue;
+    }
     const m = /^("[^"]+"|[^\s:#][^:#]*?):(\s|$)/.exec(trimmed);
-    if (m === null) { comment = []; continue; }
+    if (m === null) {
+      comment = [];
+      continue;
+    }
     while (stack.length > 0 && stack[stack.length - 1]!.indent >= indent) stack.pop();
     const key = m[1]!.replace(/^"|"$/g, '');
     stack.push({ indent, key });
@@ -313,7 +347,10 @@ export function valuesDocs(valuesText: string): { docs: ValueDoc[]; undocumented
     // A section: its children are documented one by one.
     if (isMapWithDescribedChildren(path)) continue;
     const description = described.get(path);
-    if (description === undefined) { undocumented.push(path); continue; }
+    if (description === undefined) {
+      undocumented.push(path);
+      continue;
+    }
     docs.push({ key: path, description, default: JSON.stringify(valueAt(values, path)) });
   }
   return { docs, undocumented };
@@ -415,8 +452,12 @@ async function main(argv: string[]): Promise<number> {
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (err: unknown) => { console.error(errorMessage(err)); process.exitCode = 1; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(errorMessage(err));
+      process.exitCode = 1;
+    },
   );
 }
-

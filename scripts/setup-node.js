@@ -22,7 +22,9 @@ if (!checkout) {
 const cached = versionOf(cachedNodePath());
 const line = '-'.repeat(78);
 if (cached !== undefined && supported(cached)) {
-  process.stderr.write(`\n${line}\ncalico-hep-agent: Node ${process.version} is older than ${MINIMUM_TEXT}; using Node v${cached} from ${nodeCache()}\nfor \`npx calico-hep-agent\` and the npm scripts.\n${line}\n\n`);
+  process.stderr.write(
+    `\n${line}\ncalico-hep-agent: Node ${process.version} is older than ${MINIMUM_TEXT}; using Node v${cached} from ${nodeCache()}\nfor \`npx calico-hep-agent\` and the npm scripts.\n${line}\n\n`,
+  );
   process.exit(0);
 }
 
@@ -36,12 +38,15 @@ mkdirSync(nodeCache(), { recursive: true });
 // The npm that runs this script, with the same registry and CA settings the user has.
 const npm = process.env.npm_execpath;
 const npmArgs = ['install', '--prefix', nodeCache(), '--no-save', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error', NODE_PACKAGE];
-const r = npm !== undefined && npm !== ''
-  ? spawnSync(process.execPath, [npm, ...npmArgs], { stdio: ['ignore', 'ignore', 'inherit'] })
-  : spawnSync('npm', npmArgs, { stdio: ['ignore', 'ignore', 'inherit'], shell: process.platform === 'win32' });
+const r =
+  npm !== undefined && npm !== ''
+    ? spawnSync(process.execPath, [npm, ...npmArgs], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawnSync('npm', npmArgs, { stdio: ['ignore', 'ignore', 'inherit'], shell: process.platform === 'win32' });
 const installed = versionOf(cachedNodePath());
 if (r.status !== 0 || installed === undefined || !supported(installed)) {
-  process.stderr.write(`\ncalico-hep-agent: installing ${NODE_PACKAGE} failed (npm exited with ${r.status ?? r.signal}).\n${explainUnsupported('calico-hep-agent')}\n\n`);
+  process.stderr.write(
+    `\ncalico-hep-agent: installing ${NODE_PACKAGE} failed (npm exited with ${r.status ?? r.signal}).\n${explainUnsupported('calico-hep-agent')}\n\n`,
+  );
   process.exit(1);
 }
 process.stderr.write(`calico-hep-agent: Node v${installed} is ready in ${nodeCache()}.\n${line}\n\n`);

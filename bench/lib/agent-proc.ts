@@ -58,13 +58,25 @@ export interface AgentProcess {
 /** Node flags for every agent a benchmark starts, e.g. HEPBENCH_NODE_ARGS="--max-semi-space-size=1 --lite-mode" (the image's). */
 export const ENV_NODE_ARGS = (process.env['HEPBENCH_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
 
-export function spawnAgent(p: { entry: string; kubeconfig: string; config: string; netns: string; nodeName: string; logFile: string; nodeArgs?: string[] }): AgentProcess {
+export function spawnAgent(p: {
+  entry: string;
+  kubeconfig: string;
+  config: string;
+  netns: string;
+  nodeName: string;
+  logFile: string;
+  nodeArgs?: string[];
+}): AgentProcess {
   const log = createWriteStream(p.logFile);
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...(p.nodeArgs ?? ENV_NODE_ARGS), p.entry, 'run', '--kubeconfig', p.kubeconfig, '--config', p.config, '--netns', p.netns], {
-    env: { ...process.env, NODE_NAME: p.nodeName },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(p.nodeArgs ?? ENV_NODE_ARGS), p.entry, 'run', '--kubeconfig', p.kubeconfig, '--config', p.config, '--netns', p.netns],
+    {
+      env: { ...process.env, NODE_NAME: p.nodeName },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   return {

@@ -25,7 +25,12 @@ const SOURCE_AT_START = (() => {
   } catch {
     distBuiltAt = undefined;
   }
-  return { commit: git('rev-parse', '--short', 'HEAD'), srcChanged: (git('status', '--porcelain', '--', '../../src') ?? '') !== '', distBuiltAt, startedAt: new Date().toISOString() };
+  return {
+    commit: git('rev-parse', '--short', 'HEAD'),
+    srcChanged: (git('status', '--porcelain', '--', '../../src') ?? '') !== '',
+    distBuiltAt,
+    startedAt: new Date().toISOString(),
+  };
 })();
 
 export interface Flags {
@@ -53,7 +58,10 @@ export function saveResult(name: string, mode: string, result: object): string {
   const tag = ti >= 0 ? process.argv[ti + 1] : undefined;
   const path = join(RESULTS, `${[name, mode, tag].filter(Boolean).join('-')}.json`);
   const m: Machine = machine();
-  writeFileSync(path, `${JSON.stringify({ benchmark: name, mode, command: `node bench/${name}.ts ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), source: SOURCE_AT_START, machine: m, bundleOverride: process.env['HEPBENCH_BUNDLE'], nodeArgs: process.env['HEPBENCH_NODE_ARGS'], ...result }, null, 2)}\n`);
+  writeFileSync(
+    path,
+    `${JSON.stringify({ benchmark: name, mode, command: `node bench/${name}.ts ${process.argv.slice(2).join(' ')}`.trim(), date: new Date().toISOString(), source: SOURCE_AT_START, machine: m, bundleOverride: process.env['HEPBENCH_BUNDLE'], nodeArgs: process.env['HEPBENCH_NODE_ARGS'], ...result }, null, 2)}\n`,
+  );
   return path;
 }
 
@@ -71,7 +79,10 @@ export async function benchNetns(): Promise<Netns> {
 export async function main(fn: (cleanups: Array<() => unknown>) => Promise<void>): Promise<void> {
   const cleanups: Array<() => unknown> = []; // a clean-up may return a promise; it is awaited
   const cleanup = async () => {
-    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch((e: unknown) => log(`cleanup: ${String(e)}`));
+    for (const c of cleanups.reverse())
+      await Promise.resolve()
+        .then(c)
+        .catch((e: unknown) => log(`cleanup: ${String(e)}`));
     cleanups.length = 0;
   };
   const onSignal = () => void cleanup().then(() => process.exit(130));

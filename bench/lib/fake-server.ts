@@ -54,7 +54,11 @@ export async function startServer(opts: { bookmarkIntervalMs?: number; watchHist
         {
           method,
           agent,
-          headers: { Authorization: `Bearer ${info.adminToken}`, Accept: 'application/json', ...(data ? { 'Content-Type': contentType, 'Content-Length': data.length } : {}) },
+          headers: {
+            Authorization: `Bearer ${info.adminToken}`,
+            Accept: 'application/json',
+            ...(data ? { 'Content-Type': contentType, 'Content-Length': data.length } : {}),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];

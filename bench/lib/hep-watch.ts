@@ -25,29 +25,33 @@ export class HepWatch {
     return new Promise((resolve, reject) => {
       const q = new URLSearchParams({ watch: 'true', resourceVersion: '0' });
       if (p.labelSelector) q.set('labelSelector', p.labelSelector);
-      const req = request(new URL(`/apis/projectcalico.org/v3/hostendpoints?${q.toString()}`, p.url), { ca: p.caPem, agent: false, headers: { Authorization: `Bearer ${p.adminToken}` } }, (res) => {
-        if (res.statusCode !== 200) return reject(new Error(`watch: HTTP ${res.statusCode}`));
-        resolve();
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          const t = performance.now();
-          buf += chunk;
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            if (line.trim() === '') continue;
-            const ev = JSON.parse(line) as { type: string; object: HostEndpoint };
-            if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') continue;
-            this.events++;
-            if (ev.type === 'DELETED') this.heps.delete(ev.object.metadata.name);
-            else this.heps.set(ev.object.metadata.name, ev.object);
-            this.onEvent?.(ev.type, ev.object, t);
-          }
-          this.#check(t);
-        });
-      });
+      const req = request(
+        new URL(`/apis/projectcalico.org/v3/hostendpoints?${q.toString()}`, p.url),
+        { ca: p.caPem, agent: false, headers: { Authorization: `Bearer ${p.adminToken}` } },
+        (res) => {
+          if (res.statusCode !== 200) return reject(new Error(`watch: HTTP ${res.statusCode}`));
+          resolve();
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            const t = performance.now();
+            buf += chunk;
+            let nl: number;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line.trim() === '') continue;
+              const ev = JSON.parse(line) as { type: string; object: HostEndpoint };
+              if (ev.type === 'BOOKMARK' || ev.type === 'ERROR') continue;
+              this.events++;
+              if (ev.type === 'DELETED') this.heps.delete(ev.object.metadata.name);
+              else this.heps.set(ev.object.metadata.name, ev.object);
+              this.onEvent?.(ev.type, ev.object, t);
+            }
+            this.#check(t);
+          });
+        },
+      );
       req.on('error', (e) => {
         for (const l of this.#listeners) l.reject(e);
         reject(e);

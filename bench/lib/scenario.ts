@@ -8,7 +8,11 @@ import { HepWatch, sameSet } from './hep-watch.ts';
 import { nodeObject, type StandaloneServer } from './fake-server.ts';
 
 /** `eth0..eth{n-1}` as ifb links (one netlink object each, no peer), each with one IPv4 and one IPv6 address. */
-export async function addInterfaces(ns: Netns, n: number, opts: { prefix?: string; addrsPerIface?: number; start?: number } = {}): Promise<Map<string, string[]>> {
+export async function addInterfaces(
+  ns: Netns,
+  n: number,
+  opts: { prefix?: string; addrsPerIface?: number; start?: number } = {},
+): Promise<Map<string, string[]>> {
   const prefix = opts.prefix ?? 'eth';
   const per = opts.addrsPerIface ?? 2;
   const start = opts.start ?? 0;
@@ -19,7 +23,10 @@ export async function addInterfaces(ns: Netns, n: number, opts: { prefix?: strin
     lines.push(`link add ${name} type ifb`, `link set ${name} up`);
     const ips = addressesFor(i, per);
     for (const ip of ips) lines.push(`addr add ${ip}${ip.includes(':') ? '/64 nodad' : '/32'} dev ${name}`);
-    expected.set(name, ips.map((ip) => ip));
+    expected.set(
+      name,
+      ips.map((ip) => ip),
+    );
   }
   // ip -batch in chunks keeps each run short and its errors attributable.
   for (let i = 0; i < lines.length; i += 2000) await ns.batch(lines.slice(i, i + 2000));
@@ -77,9 +84,24 @@ export async function startNodeUnderTest(p: {
   nodeArgs?: string[];
 }): Promise<NodeUnderTest> {
   await p.server.admin.seed(nodeObject(p.nodeName, p.labels ?? { role: 'worker' }));
-  const watch = p.watch ?? (await HepWatch.open({ url: p.server.url, caPem: p.server.caPem, adminToken: p.server.adminToken, labelSelector: `calico-hep-agent.io/node=${p.nodeName}` }));
+  const watch =
+    p.watch ??
+    (await HepWatch.open({
+      url: p.server.url,
+      caPem: p.server.caPem,
+      adminToken: p.server.adminToken,
+      labelSelector: `calico-hep-agent.io/node=${p.nodeName}`,
+    }));
   const config = await writeConfig(p.dir, p.configYaml ?? '');
-  const agent = spawnAgent({ entry: p.entry, kubeconfig: p.server.kubeconfig, config, netns: p.ns.name, nodeName: p.nodeName, logFile: join(p.dir, `${p.nodeName}.log`), ...(p.nodeArgs !== undefined ? { nodeArgs: p.nodeArgs } : {}) });
+  const agent = spawnAgent({
+    entry: p.entry,
+    kubeconfig: p.server.kubeconfig,
+    config,
+    netns: p.ns.name,
+    nodeName: p.nodeName,
+    logFile: join(p.dir, `${p.nodeName}.log`),
+    ...(p.nodeArgs !== undefined ? { nodeArgs: p.nodeArgs } : {}),
+  });
   const convergedAt = await watch.until(allCorrect(watch, p.nodeName, p.expected), p.timeoutMs ?? 60_000, `HEPs of ${p.nodeName} (log: ${agent.logFile})`);
   return {
     agent,

@@ -23,10 +23,17 @@ export function summarize(samples: readonly number[]): Summary {
   return { n: s.length, min: s[0] ?? Number.NaN, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s.at(-1) ?? Number.NaN, mean };
 }
 
-export const median = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+export const median = (xs: readonly number[]): number =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 /** Least-squares slope of y over x with its standard error and a 95% interval (normal approximation). */
-export function linearFit(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number; stderr: number; ci95: [number, number]; r2: number; n: number } {
+export function linearFit(
+  xs: readonly number[],
+  ys: readonly number[],
+): { slope: number; intercept: number; stderr: number; ci95: [number, number]; r2: number; n: number } {
   const n = xs.length;
   const mx = xs.reduce((a, b) => a + b, 0) / n;
   const my = ys.reduce((a, b) => a + b, 0) / n;

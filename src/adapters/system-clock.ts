@@ -9,10 +9,14 @@ export const systemClock: Clock = {
       // Re-arm in steps so a long delay is never cut to 1 ms by Node's timer limit.
       await new Promise<void>((resolve) => {
         const t = systemClock.setTimer(ms, resolve);
-        signal?.addEventListener('abort', () => {
-          t.cancel();
-          resolve();
-        }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            t.cancel();
+            resolve();
+          },
+          { once: true },
+        );
       });
       return;
     }

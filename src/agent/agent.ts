@@ -363,7 +363,10 @@ export class Agent {
         if (!config.dryRun) {
           // Repaired drift is gone now, not when our own write's watch event comes back.
           const repaired = new Set(outcome.done.map((a) => a.repairs));
-          const rest = this.#drift.update(plan.drift.filter((d) => !repaired.has(d)), clock.now());
+          const rest = this.#drift.update(
+            plan.drift.filter((d) => !repaired.has(d)),
+            clock.now(),
+          );
           metrics.drift(rest.countByKind, rest.appeared, rest.oldestAgeMs);
         }
         break;
@@ -375,9 +378,12 @@ export class Agent {
     // the RBAC problem is logged at error level, counted as a failed reconcile and retried.
     const denied = this.#view.policyReflectors.filter((r) => !r.synced && r.lastError?.code === 403).map((r) => r.resource);
     if (denied.length > 0) {
-      throw new RetryableError(`listing ${denied.join(', ')}: HTTP 403: the policy guard holds every write that changes labels or profiles until it can read them`, {
-        forbidden: true,
-      });
+      throw new RetryableError(
+        `listing ${denied.join(', ')}: HTTP 403: the policy guard holds every write that changes labels or profiles until it can read them`,
+        {
+          forbidden: true,
+        },
+      );
     }
     return { requeueAfter: this.#requeueAfter(graceAt, heldUntil) };
   }
@@ -542,7 +548,10 @@ export class Agent {
     f.lastAt = now;
     f.notBefore = f.count < FIGHT.free ? now : now + backoffDelay(f.count - FIGHT.free + 1, FIGHT, this.#random());
     if (f.count === FIGHT.free + 1) {
-      this.#d.logger.warn({ hostEndpoint: name, writes: f.count, nextInMs: f.notBefore - now }, 'HostEndpoint rewritten again and again: another writer is changing it; backing off');
+      this.#d.logger.warn(
+        { hostEndpoint: name, writes: f.count, nextInMs: f.notBefore - now },
+        'HostEndpoint rewritten again and again: another writer is changing it; backing off',
+      );
     }
     this.#fights.set(name, f);
     for (const [k, v] of this.#fights) if (now - v.lastAt >= FIGHT.resetAfterMs) this.#fights.delete(k);

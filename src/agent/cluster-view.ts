@@ -26,14 +26,24 @@ const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 export const UNMANAGED_SELECTOR = `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE},${CALICO_CREATED_BY}!=${CALICO_KUBE_CONTROLLERS}`;
 
 export interface NodeObject {
-  readonly metadata: { readonly name: string; readonly uid?: string | undefined; readonly labels: Readonly<Record<string, string>>; readonly resourceVersion?: string | undefined };
+  readonly metadata: {
+    readonly name: string;
+    readonly uid?: string | undefined;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly resourceVersion?: string | undefined;
+  };
 }
 
 /** A Calico object the guard reads (policy, tier, FelixConfiguration), kind filled in. */
 export interface CalicoObject {
   readonly apiVersion?: string | undefined;
   readonly kind: string;
-  readonly metadata: { readonly name: string; readonly resourceVersion?: string | undefined; readonly labels?: Record<string, string> | undefined; readonly annotations?: Record<string, string> | undefined };
+  readonly metadata: {
+    readonly name: string;
+    readonly resourceVersion?: string | undefined;
+    readonly labels?: Record<string, string> | undefined;
+    readonly annotations?: Record<string, string> | undefined;
+  };
   readonly spec?: unknown;
 }
 
@@ -79,7 +89,8 @@ export function parseHostEndpoint(raw: unknown, calico: CalicoApiGroup): HostEnd
   if (!isObject(hep.spec)) hep.spec = { node: '' };
   if (typeof hep.spec.node !== 'string') hep.spec.node = '';
   if (hep.spec.interfaceName !== undefined && typeof hep.spec.interfaceName !== 'string') delete hep.spec.interfaceName;
-  if (hep.spec.expectedIPs !== undefined && !(Array.isArray(hep.spec.expectedIPs) && hep.spec.expectedIPs.every((x) => typeof x === 'string'))) delete hep.spec.expectedIPs;
+  if (hep.spec.expectedIPs !== undefined && !(Array.isArray(hep.spec.expectedIPs) && hep.spec.expectedIPs.every((x) => typeof x === 'string')))
+    delete hep.spec.expectedIPs;
   if (hep.spec.profiles !== undefined && !(Array.isArray(hep.spec.profiles) && hep.spec.profiles.every((x) => typeof x === 'string'))) delete hep.spec.profiles;
   hep.kind = 'HostEndpoint';
   return hep;
@@ -130,7 +141,12 @@ export class ClusterView {
     this.#managed = f.create({ resource: 'hostendpoints', path: `${base}/hostendpoints`, labelSelector: managedSelector(this.#nodeName), parse: hep });
     this.#unmanaged = f.create({ resource: 'hostendpoints-unmanaged', path: `${base}/hostendpoints`, labelSelector: UNMANAGED_SELECTOR, parse: hep });
     this.#gnps = f.create({ resource: 'globalnetworkpolicies', path: `${base}/globalnetworkpolicies`, parse: calicoObject('GlobalNetworkPolicy') });
-    this.#sgnps = f.create({ resource: 'stagedglobalnetworkpolicies', path: `${base}/stagedglobalnetworkpolicies`, parse: calicoObject('StagedGlobalNetworkPolicy'), optional: true });
+    this.#sgnps = f.create({
+      resource: 'stagedglobalnetworkpolicies',
+      path: `${base}/stagedglobalnetworkpolicies`,
+      parse: calicoObject('StagedGlobalNetworkPolicy'),
+      optional: true,
+    });
     this.#tiers = f.create({ resource: 'tiers', path: `${base}/tiers`, parse: calicoObject('Tier'), optional: true });
     this.#felix = f.create({ resource: 'felixconfigurations', path: `${base}/felixconfigurations`, parse: calicoObject('FelixConfiguration') });
     for (const r of [this.#managed, this.#unmanaged, this.#gnps, this.#sgnps, this.#tiers, this.#felix]) r.start();

@@ -81,9 +81,11 @@ export class NodeEventRecorder implements AgentEvents {
   }
 
   #record(type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.#queue = this.#queue.then(() => this.#send(type, reason, message)).catch((err: unknown) => {
-      this.#logger.warn({ err, reason }, 'could not record a Kubernetes Event');
-    });
+    this.#queue = this.#queue
+      .then(() => this.#send(type, reason, message))
+      .catch((err: unknown) => {
+        this.#logger.warn({ err, reason }, 'could not record a Kubernetes Event');
+      });
   }
 
   async #send(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {

@@ -18,11 +18,7 @@ export function orphanedHostEndpoints(heps: readonly HostEndpoint[], nodes: Read
   return heps.filter((h) => h.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && !nodes.has(h.spec?.node ?? ''));
 }
 
-export async function prune(
-  api: ApiClient,
-  heps: HostEndpointApi,
-  deps: { logger: Logger; dryRun: boolean },
-): Promise<PruneResult> {
+export async function prune(api: ApiClient, heps: HostEndpointApi, deps: { logger: Logger; dryRun: boolean }): Promise<PruneResult> {
   // HEPs first, then Nodes: a Node created in between is then seen, never mistaken for missing.
   const managed: HostEndpoint[] = [];
   let continueToken: string | undefined;

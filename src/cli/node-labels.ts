@@ -11,7 +11,8 @@ import { parseLabelList } from './flags.ts';
 import { errorMessage } from '../core/error-message.ts';
 import type { CliIo } from './io.ts';
 
-const WITHOUT_CLUSTER = "to compute without a cluster, give the Node's labels: --node-labels key=value,... (e.g. --node-labels node-role.kubernetes.io/control-plane=)";
+const WITHOUT_CLUSTER =
+  "to compute without a cluster, give the Node's labels: --node-labels key=value,... (e.g. --node-labels node-role.kubernetes.io/control-plane=)";
 
 /** Where a Node is read from: the API server's URL (for messages) and the read itself. */
 export interface NodeSource {

@@ -17,7 +17,22 @@ import { DEFAULT_METRICS_PORT, DEFAULT_PROFILES } from './defaults.ts';
  * at the start and the end): an exclude list matching all of them (`*`, `?*`, `{*,x}`, `[a-z]*`
  * with `[!a-z]*`, ...) leaves no interface selected, as an exclude of "*" does.
  */
-const PROBE_INTERFACE_NAMES = ['a', 'Z', '0', '_', '-', '.x', 'x.', 'eth0', 'ens3f0np0', 'bond0.100', 'br-ex', 'Eth_Uplink.10A', 'A.b_C.d_E.f_G.h', '123456789012345'];
+const PROBE_INTERFACE_NAMES = [
+  'a',
+  'Z',
+  '0',
+  '_',
+  '-',
+  '.x',
+  'x.',
+  'eth0',
+  'ens3f0np0',
+  'bond0.100',
+  'br-ex',
+  'Eth_Uplink.10A',
+  'A.b_C.d_E.f_G.h',
+  '123456789012345',
+];
 
 function excludesEveryInterface(globs: readonly string[]): boolean {
   if (globs.some((g) => /^\*+$/.test(g))) return true;
@@ -58,7 +73,9 @@ function uniqueNames<T extends { name: string }>(list: T[], ctx: z.core.$Refinem
 const labelMap = z.record(z.string(), z.string()).check(
   z.superRefine((labels, ctx) => {
     for (const [key, value] of Object.entries(labels)) {
-      const problem = labelKeyError(key) ?? labelValueError(value) ??
+      const problem =
+        labelKeyError(key) ??
+        labelValueError(value) ??
         (isReservedLabelKey(key) ? `label key "${key}" is reserved for the agent's own ownership labels` : undefined);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, path: [key] });
     }
@@ -81,9 +98,7 @@ const interfaceRule = z.strictObject({
   match: z
     .strictObject({
       names: z.optional(z.array(glob).check(z.minLength(1))),
-      cidrs: z.optional(
-        z.array(z.string().check(z.refine(isCidr, { message: 'must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32' }))).check(z.minLength(1)),
-      ),
+      cidrs: z.optional(z.array(z.string().check(z.refine(isCidr, { message: 'must be a CIDR such as 192.0.2.0/24 or 2001:db8::/32' }))).check(z.minLength(1))),
       defaultRoute: z.optional(z.boolean()),
     })
     .check(
@@ -97,8 +112,7 @@ const interfaceRule = z.strictObject({
 const renameMap = z.record(z.string(), z.string()).check(
   z.superRefine((renames, ctx) => {
     for (const [from, to] of Object.entries(renames)) {
-      const problem = labelKeyError(to) ??
-        (isReservedLabelKey(to) ? `label key "${to}" is reserved for the agent's own ownership labels` : undefined);
+      const problem = labelKeyError(to) ?? (isReservedLabelKey(to) ? `label key "${to}" is reserved for the agent's own ownership labels` : undefined);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, path: [from] });
     }
   }),
@@ -121,140 +135,146 @@ const orDefault = z._default;
 /** A nested section that may be left out: absent, it is parsed as `{}` so its own defaults apply. */
 const section = <T extends z.core.SomeType>(schema: T) => z.prefault(schema, {} as never);
 
-export const configSchema = z.strictObject({
-  /** The Node this agent serves; normally from the NODE_NAME environment variable. */
-  nodeName: z.optional(objectName),
+export const configSchema = z
+  .strictObject({
+    /** The Node this agent serves; normally from the NODE_NAME environment variable. */
+    nodeName: z.optional(objectName),
 
-  interfaces: section(
-    z.strictObject({
-      // An empty list selects nothing, which would delete every HEP of the node: a config error,
-      // not a quiet way to unmanage a node (uninstall and `prune` do that).
-      include: orDefault(
-        z.array(glob).check(z.minLength(1, 'must list at least one glob: an empty include selects no interface (to stop managing HEPs, uninstall the agent and run prune)')),
-        ['*'],
-      ),
-      exclude: orDefault(
-        z.array(glob).check(
-          z.superRefine((globs, ctx) => {
-            if (!excludesEveryInterface(globs)) return;
-            const shown = globs.map((g) => JSON.stringify(g)).join(', ');
-            ctx.addIssue({ code: 'custom', message: `excludes every interface (${shown}): that would delete every HEP of the node` });
+    interfaces: section(
+      z.strictObject({
+        // An empty list selects nothing, which would delete every HEP of the node: a config error,
+        // not a quiet way to unmanage a node (uninstall and `prune` do that).
+        include: orDefault(
+          z
+            .array(glob)
+            .check(
+              z.minLength(1, 'must list at least one glob: an empty include selects no interface (to stop managing HEPs, uninstall the agent and run prune)'),
+            ),
+          ['*'],
+        ),
+        exclude: orDefault(
+          z.array(glob).check(
+            z.superRefine((globs, ctx) => {
+              if (!excludesEveryInterface(globs)) return;
+              const shown = globs.map((g) => JSON.stringify(g)).join(', ');
+              ctx.addIssue({ code: 'custom', message: `excludes every interface (${shown}): that would delete every HEP of the node` });
+            }),
+          ),
+          [],
+        ),
+        /** Also exclude Calico's list of non-host interfaces (docker*, cali*, veth*, lo, ...). */
+        useDefaultExcludes: orDefault(z.boolean(), true),
+      }),
+    ),
+
+    hostEndpoint: section(
+      z.strictObject({
+        // Calico validates each with its `name` rule (nameRegex, a DNS-1123 subdomain) and the list is a
+        // set (+listType=set): api/pkg/apis/projectcalico/v3/hostendpoint.go, libcalico-go/lib/validator/v3/validator.go.
+        profiles: orDefault(
+          z.array(objectName).check(
+            z.superRefine((names, ctx) => {
+              names.forEach((n, i) => {
+                if (names.indexOf(n) !== i) ctx.addIssue({ code: 'custom', message: `duplicate profile "${n}"`, path: [i] });
+              });
+            }),
+          ),
+          [...DEFAULT_PROFILES],
+        ),
+      }),
+    ),
+
+    labels: section(
+      z.strictObject({
+        fromNode: section(
+          z.strictObject({
+            include: orDefault(z.array(glob), ['*']),
+            exclude: orDefault(z.array(glob), []),
+            rename: orDefault(renameMap, {}),
           }),
         ),
-        [],
-      ),
-      /** Also exclude Calico's list of non-host interfaces (docker*, cali*, veth*, lo, ...). */
-      useDefaultExcludes: orDefault(z.boolean(), true),
-    }),
-  ),
+        derive: orDefault(z.array(deriveRule).check(z.superRefine(uniqueNames)), []),
+        static: orDefault(labelMap, {}),
+      }),
+    ),
 
-  hostEndpoint: section(
-    z.strictObject({
-      // Calico validates each with its `name` rule (nameRegex, a DNS-1123 subdomain) and the list is a
-      // set (+listType=set): api/pkg/apis/projectcalico/v3/hostendpoint.go, libcalico-go/lib/validator/v3/validator.go.
-      profiles: orDefault(
-        z.array(objectName).check(
-          z.superRefine((names, ctx) => {
-            names.forEach((n, i) => {
-              if (names.indexOf(n) !== i) ctx.addIssue({ code: 'custom', message: `duplicate profile "${n}"`, path: [i] });
-            });
-          }),
+    interfaceRules: orDefault(z.array(interfaceRule).check(z.superRefine(uniqueNames)), []),
+
+    /** Which Calico API to write; `auto` uses projectcalico.org/v3 when the cluster serves it. */
+    apiGroup: orDefault(z.enum(['auto', 'projectcalico.org/v3', 'crd.projectcalico.org/v1']), 'auto'),
+    /** `repair` fixes drift; `audit` only reports it. */
+    mode: orDefault(z.enum(['repair', 'audit']), 'repair'),
+    /** Log the writes the agent would make instead of making them. */
+    dryRun: orDefault(z.boolean(), false),
+    /** Take over unmanaged HEPs that stand where the agent's own would (same name, or same node and interface). */
+    adopt: orDefault(z.boolean(), false),
+    // --- policy guard (stream policy; src/core/policy/guard.ts) ---
+    /**
+     * The policy guard, on by default: before a create, label change or profile change of a HEP, the agent
+     * evaluates the cluster's tiers and GlobalNetworkPolicies the way Felix does and holds a write that
+     * would drop traffic allowed today (drift kind `policy-held`, a Node Event, a log line), retrying when
+     * policies change. The agent lists and watches globalnetworkpolicies, tiers and felixconfigurations.
+     */
+    policyGuard: section(
+      z.strictObject({
+        /**
+         * `enforce-safe`: hold unless every drop is owed to an opted-in policy; `require-policy`: every
+         * policy is opted in, hold only what no policy decides (no profile allows, no policy applies);
+         * `off`: no guard. Unset: `enforce-safe`, or `require-policy` with the deprecated requirePolicy: true.
+         */
+        mode: z.optional(z.enum(POLICY_GUARD_MODES as [PolicyGuardMode, ...PolicyGuardMode[]])),
+        /** Globs over GlobalNetworkPolicy names the operator opts in to (as does the annotation calico-hep-agent.io/policy-guard: trusted). */
+        trustedPolicies: orDefault(z.array(glob), []),
+      }),
+    ),
+    /** Deprecated: `true` is `policyGuard.mode: require-policy`; `false` changes nothing (the guard is on). */
+    requirePolicy: z.optional(z.boolean()),
+    // --- end policy guard ---
+
+    intervals: section(
+      z.strictObject({
+        /** Re-read interfaces even without a netlink event: a safety net. */
+        rescanSeconds: seconds(1, 60),
+        /** Replay the cached view (no API request) and reconcile: repairs drift a watch event did not announce. */
+        resyncSeconds: seconds(10, 600),
+        /** How long an interface must stay gone before its HEP is deleted. */
+        removalGraceSeconds: seconds(0, 300),
+        /** Coalesce bursts of changes into one reconcile. */
+        debounceMilliseconds: orDefault(z.int().check(z.minimum(0), z.maximum(10_000)), 100),
+      }),
+    ),
+
+    safety: section(
+      z.strictObject({
+        /**
+         * Circuit breaker: a pass that would delete the HEPs of more than this share of the node's
+         * managed interfaces (or of all of them) deletes none, and reports drift kind `breaker`.
+         * 1 turns the breaker off.
+         */
+        maxDeleteFraction: orDefault(z.number().check(z.minimum(0), z.maximum(1)), DEFAULT_MAX_DELETE_FRACTION),
+      }),
+    ),
+
+    server: section(
+      z.strictObject({
+        address: orDefault(
+          z.string().check(z.refine((a) => isIP(a) !== 0, { message: 'must be an IP address such as 0.0.0.0, 127.0.0.1 or :: (not a host name)' })),
+          '0.0.0.0',
         ),
-        [...DEFAULT_PROFILES],
-      ),
+        port: orDefault(z.int().check(z.minimum(0), z.maximum(65535)), DEFAULT_METRICS_PORT),
+      }),
+    ),
+
+    logLevel: orDefault(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+  })
+  .check(
+    z.superRefine((c, ctx) => {
+      // policy guard: the deprecated switch and its replacement must not disagree.
+      if (c.requirePolicy === true && c.policyGuard.mode !== undefined && c.policyGuard.mode !== 'require-policy') {
+        ctx.addIssue({ code: 'custom', path: ['requirePolicy'], message: `replaced by policyGuard.mode (here ${c.policyGuard.mode}); remove requirePolicy` });
+      }
     }),
-  ),
-
-  labels: section(
-    z.strictObject({
-      fromNode: section(
-        z.strictObject({
-          include: orDefault(z.array(glob), ['*']),
-          exclude: orDefault(z.array(glob), []),
-          rename: orDefault(renameMap, {}),
-        }),
-      ),
-      derive: orDefault(z.array(deriveRule).check(z.superRefine(uniqueNames)), []),
-      static: orDefault(labelMap, {}),
-    }),
-  ),
-
-  interfaceRules: orDefault(z.array(interfaceRule).check(z.superRefine(uniqueNames)), []),
-
-  /** Which Calico API to write; `auto` uses projectcalico.org/v3 when the cluster serves it. */
-  apiGroup: orDefault(z.enum(['auto', 'projectcalico.org/v3', 'crd.projectcalico.org/v1']), 'auto'),
-  /** `repair` fixes drift; `audit` only reports it. */
-  mode: orDefault(z.enum(['repair', 'audit']), 'repair'),
-  /** Log the writes the agent would make instead of making them. */
-  dryRun: orDefault(z.boolean(), false),
-  /** Take over unmanaged HEPs that stand where the agent's own would (same name, or same node and interface). */
-  adopt: orDefault(z.boolean(), false),
-  // --- policy guard (stream policy; src/core/policy/guard.ts) ---
-  /**
-   * The policy guard, on by default: before a create, label change or profile change of a HEP, the agent
-   * evaluates the cluster's tiers and GlobalNetworkPolicies the way Felix does and holds a write that
-   * would drop traffic allowed today (drift kind `policy-held`, a Node Event, a log line), retrying when
-   * policies change. The agent lists and watches globalnetworkpolicies, tiers and felixconfigurations.
-   */
-  policyGuard: section(
-    z.strictObject({
-      /**
-       * `enforce-safe`: hold unless every drop is owed to an opted-in policy; `require-policy`: every
-       * policy is opted in, hold only what no policy decides (no profile allows, no policy applies);
-       * `off`: no guard. Unset: `enforce-safe`, or `require-policy` with the deprecated requirePolicy: true.
-       */
-      mode: z.optional(z.enum(POLICY_GUARD_MODES as [PolicyGuardMode, ...PolicyGuardMode[]])),
-      /** Globs over GlobalNetworkPolicy names the operator opts in to (as does the annotation calico-hep-agent.io/policy-guard: trusted). */
-      trustedPolicies: orDefault(z.array(glob), []),
-    }),
-  ),
-  /** Deprecated: `true` is `policyGuard.mode: require-policy`; `false` changes nothing (the guard is on). */
-  requirePolicy: z.optional(z.boolean()),
-  // --- end policy guard ---
-
-  intervals: section(
-    z.strictObject({
-      /** Re-read interfaces even without a netlink event: a safety net. */
-      rescanSeconds: seconds(1, 60),
-      /** Replay the cached view (no API request) and reconcile: repairs drift a watch event did not announce. */
-      resyncSeconds: seconds(10, 600),
-      /** How long an interface must stay gone before its HEP is deleted. */
-      removalGraceSeconds: seconds(0, 300),
-      /** Coalesce bursts of changes into one reconcile. */
-      debounceMilliseconds: orDefault(z.int().check(z.minimum(0), z.maximum(10_000)), 100),
-    }),
-  ),
-
-  safety: section(
-    z.strictObject({
-      /**
-       * Circuit breaker: a pass that would delete the HEPs of more than this share of the node's
-       * managed interfaces (or of all of them) deletes none, and reports drift kind `breaker`.
-       * 1 turns the breaker off.
-       */
-      maxDeleteFraction: orDefault(z.number().check(z.minimum(0), z.maximum(1)), DEFAULT_MAX_DELETE_FRACTION),
-    }),
-  ),
-
-  server: section(
-    z.strictObject({
-      address: orDefault(
-        z.string().check(z.refine((a) => isIP(a) !== 0, { message: 'must be an IP address such as 0.0.0.0, 127.0.0.1 or :: (not a host name)' })),
-        '0.0.0.0',
-      ),
-      port: orDefault(z.int().check(z.minimum(0), z.maximum(65535)), DEFAULT_METRICS_PORT),
-    }),
-  ),
-
-  logLevel: orDefault(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
-}).check(
-  z.superRefine((c, ctx) => {
-    // policy guard: the deprecated switch and its replacement must not disagree.
-    if (c.requirePolicy === true && c.policyGuard.mode !== undefined && c.policyGuard.mode !== 'require-policy') {
-      ctx.addIssue({ code: 'custom', path: ['requirePolicy'], message: `replaced by policyGuard.mode (here ${c.policyGuard.mode}); remove requirePolicy` });
-    }
-  }),
-);
+  );
 
 export type Config = z.infer<typeof configSchema>;
 

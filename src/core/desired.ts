@@ -44,8 +44,7 @@ export function desiredStateBuilder(config: DesiredConfig): (node: NodeFacts, in
   return (node, interfaces) => {
     const { selected, warnings } = select(interfaces);
     const shared = nodeDerivedLabels(node.labels, config.labels);
-    const owner: OwnerReference[] | undefined =
-      node.uid === undefined ? undefined : [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }];
+    const owner: OwnerReference[] | undefined = node.uid === undefined ? undefined : [{ apiVersion: 'v1', kind: 'Node', name: node.name, uid: node.uid }];
     const hostEndpoints = selected.map((iface): HostEndpoint => {
       const ips = expectedIps(iface.addresses);
       return {

@@ -4,14 +4,7 @@ import { anyGlob } from './globs.ts';
 import { expectedIps, ipInCidr } from './ip.ts';
 import type { Labels, NetInterface } from './model.ts';
 import { identityLabelValue } from './naming.ts';
-import {
-  FORBIDDEN_LABEL_KEYS,
-  INTERFACE_LABEL,
-  MANAGED_BY_LABEL,
-  MANAGED_BY_VALUE,
-  NODE_LABEL,
-  isReservedLabelKey,
-} from './ownership.ts';
+import { FORBIDDEN_LABEL_KEYS, INTERFACE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, NODE_LABEL, isReservedLabelKey } from './ownership.ts';
 
 export interface LabelRulesConfig {
   readonly fromNode: {

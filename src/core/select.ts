@@ -63,9 +63,7 @@ export function interfaceSelector(config: InterfaceSelectionConfig): (interfaces
     for (const iface of interfaces) {
       if (!included(iface.name) || excluded(iface.name)) continue;
       if (!CALICO_INTERFACE_NAME_RE.test(iface.name)) {
-        warnings.push(
-          `interface "${iface.name}" skipped: Calico accepts only interface names matching ${CALICO_INTERFACE_NAME_RE.source}`,
-        );
+        warnings.push(`interface "${iface.name}" skipped: Calico accepts only interface names matching ${CALICO_INTERFACE_NAME_RE.source}`);
         continue;
       }
       selected.push(iface);

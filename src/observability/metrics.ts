@@ -44,8 +44,18 @@ export class AgentMetrics implements ApiObserver {
     // Process metrics (CPU, RSS, fds, start time, heap), not prom-client's whole default set.
     if (opts.defaultMetrics !== false) registerProcessMetrics(registry, p);
     this.#drift = new Gauge({ name: `${p}drift`, help: 'Current drift between desired and actual HostEndpoints, by kind.', labelNames: ['kind'], registers });
-    this.#driftDetected = new Counter({ name: `${p}drift_detected_total`, help: 'Drift occurrences detected, by kind (each counted once when it appears).', labelNames: ['kind'], registers });
-    this.#driftRepaired = new Counter({ name: `${p}drift_repaired_total`, help: 'Drift repaired by a successful write, by kind.', labelNames: ['kind'], registers });
+    this.#driftDetected = new Counter({
+      name: `${p}drift_detected_total`,
+      help: 'Drift occurrences detected, by kind (each counted once when it appears).',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.#driftRepaired = new Counter({
+      name: `${p}drift_repaired_total`,
+      help: 'Drift repaired by a successful write, by kind.',
+      labelNames: ['kind'],
+      registers,
+    });
     this.#driftOldest = new Gauge({ name: `${p}drift_oldest_seconds`, help: 'How long the oldest current drift has lasted; 0 when there is none.', registers });
     this.#hepsDesired = new Gauge({ name: `${p}host_endpoints_desired`, help: 'HostEndpoints this node should have.', registers });
     this.#hepsActual = new Gauge({ name: `${p}host_endpoints_actual`, help: "This node's managed HostEndpoints in the cluster.", registers });
@@ -60,15 +70,30 @@ export class AgentMetrics implements ApiObserver {
       registers,
     });
     this.#lastSuccess = new Gauge({ name: `${p}last_successful_reconcile_timestamp_seconds`, help: 'Unix time of the last successful reconcile.', registers });
-    this.#apiRequests = new Counter({ name: `${p}api_requests_total`, help: 'Kubernetes API requests, by verb, resource and HTTP code (0: no response).', labelNames: ['verb', 'resource', 'code'], registers });
-    this.#watchRestarts = new Counter({ name: `${p}watch_restarts_total`, help: 'Watches re-established after an error, by resource.', labelNames: ['resource'], registers });
+    this.#apiRequests = new Counter({
+      name: `${p}api_requests_total`,
+      help: 'Kubernetes API requests, by verb, resource and HTTP code (0: no response).',
+      labelNames: ['verb', 'resource', 'code'],
+      registers,
+    });
+    this.#watchRestarts = new Counter({
+      name: `${p}watch_restarts_total`,
+      help: 'Watches re-established after an error, by resource.',
+      labelNames: ['resource'],
+      registers,
+    });
     this.#convergence = new Histogram({
       name: `${p}convergence_latency_seconds`,
       help: 'From detecting a change (kernel, Node or HostEndpoint event) to the HostEndpoints being correct in the API.',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.#info = new Gauge({ name: `${p}build_info`, help: 'Always 1; labels say the version, the Calico API in use and the mode.', labelNames: ['version', 'calico_api', 'mode'], registers });
+    this.#info = new Gauge({
+      name: `${p}build_info`,
+      help: 'Always 1; labels say the version, the Calico API in use and the mode.',
+      labelNames: ['version', 'calico_api', 'mode'],
+      registers,
+    });
     for (const kind of DRIFT_KINDS) {
       this.#drift.set({ kind }, 0);
       this.#driftDetected.inc({ kind }, 0);

@@ -22,7 +22,9 @@ export function prettyLine(line: string): string {
   const fields = Object.entries(rec)
     .filter(([k]) => !OMIT.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  return [time, level, typeof rec['msg'] === 'string' ? rec['msg'] : rec['msg'] === undefined ? '' : JSON.stringify(rec['msg']), ...fields].filter((s) => s !== '').join(' ');
+  return [time, level, typeof rec['msg'] === 'string' ? rec['msg'] : rec['msg'] === undefined ? '' : JSON.stringify(rec['msg']), ...fields]
+    .filter((s) => s !== '')
+    .join(' ');
 }
 
 /** A stream for pino's destination that pretty-prints each line to `out`. */

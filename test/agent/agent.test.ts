@@ -31,7 +31,15 @@ interface Setup {
   stop(): Promise<void>;
 }
 
-async function setup(opts: { config?: Record<string, unknown>; calicoGroups?: ('projectcalico.org/v3' | 'crd.projectcalico.org/v1')[]; seed?: object[]; nodeLabels?: Record<string, string>; interfaces?: NetInterface[] } = {}): Promise<Setup> {
+async function setup(
+  opts: {
+    config?: Record<string, unknown>;
+    calicoGroups?: ('projectcalico.org/v3' | 'crd.projectcalico.org/v1')[];
+    seed?: object[];
+    nodeLabels?: Record<string, string>;
+    interfaces?: NetInterface[];
+  } = {},
+): Promise<Setup> {
   const server = await startFakeApiServer({
     calicoGroups: opts.calicoGroups ?? ['projectcalico.org/v3'],
     seed: [node('n1', opts.nodeLabels ?? { role: 'master' }), ...(opts.seed ?? [])] as never,
@@ -89,7 +97,11 @@ describe('agent against the fake API server', () => {
     for (const e of heps) assert.match(e.query, /labelSelector=/, `${e.verb} ${e.query}`);
     // Read always, for the policy guard; tiers and staged policies are not served by this fake server (404: optional).
     const policyReads = ['globalnetworkpolicies', 'stagedglobalnetworkpolicies', 'tiers', 'felixconfigurations'];
-    for (const r of policyReads) assert.ok(s.server.requestLog.some((e) => e.method === 'GET' && e.path === `/apis/projectcalico.org/v3/${r}`), `lists ${r}`);
+    for (const r of policyReads)
+      assert.ok(
+        s.server.requestLog.some((e) => e.method === 'GET' && e.path === `/apis/projectcalico.org/v3/${r}`),
+        `lists ${r}`,
+      );
   });
 
   test('an address added on an interface updates its expectedIPs', async () => {
@@ -230,9 +242,19 @@ describe('conflicts, ownership and modes', () => {
       nodeLabels: { role: 'master', 'kubernetes.io/hostname': 'n1' },
       seed: [
         unmanagedHep('by-ip', { expectedIPs: ['192.0.2.10'] }),
-        unmanagedHep('n1-eth1-auto-hep', { interfaceName: 'eth1' }, { 'projectcalico.org/created-by': 'calico-kube-controllers', 'kubernetes.io/hostname': 'n1' }),
+        unmanagedHep(
+          'n1-eth1-auto-hep',
+          { interfaceName: 'eth1' },
+          { 'projectcalico.org/created-by': 'calico-kube-controllers', 'kubernetes.io/hostname': 'n1' },
+        ),
         // Another node's auto HEP and the all-interfaces auto HEP are not.
-        { ...unmanagedHep('n2-auto-hep', { node: 'n2', interfaceName: 'eth1' }, { 'projectcalico.org/created-by': 'calico-kube-controllers', 'kubernetes.io/hostname': 'n2' }) },
+        {
+          ...unmanagedHep(
+            'n2-auto-hep',
+            { node: 'n2', interfaceName: 'eth1' },
+            { 'projectcalico.org/created-by': 'calico-kube-controllers', 'kubernetes.io/hostname': 'n2' },
+          ),
+        },
       ],
     });
     try {
@@ -240,9 +262,11 @@ describe('conflicts, ownership and modes', () => {
       await s.h.advance(10_000);
       assert.equal(s.hep('n1-eth0'), undefined);
       assert.equal(s.hep('n1-eth1'), undefined);
-      const autoWatch = s.server.requests({ verb: 'watch', resource: V3 }).find((e) => decodeURIComponent(e.query).includes('created-by=calico-kube-controllers'));
+      const autoWatch = s.server
+        .requests({ verb: 'watch', resource: V3 })
+        .find((e) => decodeURIComponent(e.query).includes('created-by=calico-kube-controllers'));
       assert.ok(autoWatch, 'auto HEPs are watched by label');
-      assert.match(decodeURIComponent(autoWatch.query), /kubernetes\.io\/hostname=n1/, 'only this node\'s');
+      assert.match(decodeURIComponent(autoWatch.query), /kubernetes\.io\/hostname=n1/, "only this node's");
     } finally {
       await s.stop();
     }
@@ -431,12 +455,15 @@ describe('conflicts, ownership and modes', () => {
 
   test('config deselecting every interface: deletes held for the grace period, then by the circuit breaker', async () => {
     // The HEPs the default config wrote for n1, then an agent restarted with a typo in include.
-    const written = desiredStateBuilder(validateConfig({}))(
-      { name: 'n1', labels: { role: 'master' } },
-      [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])],
-    ).hostEndpoints;
+    const written = desiredStateBuilder(validateConfig({}))({ name: 'n1', labels: { role: 'master' } }, [
+      iface('eth0', ['192.0.2.10/24']),
+      iface('eth1', ['198.51.100.10/24']),
+    ]).hostEndpoints;
     const grace = 3600;
-    const s = await setup({ seed: written, config: { interfaces: { include: ['em*'] }, intervals: { removalGraceSeconds: grace, rescanSeconds: 3600, resyncSeconds: 3600 } } });
+    const s = await setup({
+      seed: written,
+      config: { interfaces: { include: ['em*'] }, intervals: { removalGraceSeconds: grace, rescanSeconds: 3600, resyncSeconds: 3600 } },
+    });
     try {
       await s.h.until('ready', () => s.h.agent.status().ready);
       await s.h.advance((grace - 60) * 1000);
@@ -457,11 +484,14 @@ describe('conflicts, ownership and modes', () => {
   });
 
   test('one interface of two deselected: kept for the grace period, then deleted (within safety.maxDeleteFraction)', async () => {
-    const written = desiredStateBuilder(validateConfig({}))(
-      { name: 'n1', labels: { role: 'master' } },
-      [iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])],
-    ).hostEndpoints;
-    const s = await setup({ seed: written, config: { interfaces: { include: ['eth0'] }, intervals: { removalGraceSeconds: 300, rescanSeconds: 3600, resyncSeconds: 3600 } } });
+    const written = desiredStateBuilder(validateConfig({}))({ name: 'n1', labels: { role: 'master' } }, [
+      iface('eth0', ['192.0.2.10/24']),
+      iface('eth1', ['198.51.100.10/24']),
+    ]).hostEndpoints;
+    const s = await setup({
+      seed: written,
+      config: { interfaces: { include: ['eth0'] }, intervals: { removalGraceSeconds: 300, rescanSeconds: 3600, resyncSeconds: 3600 } },
+    });
     try {
       await s.h.until('ready', () => s.h.agent.status().ready);
       await s.h.advance(200_000);
@@ -486,7 +516,11 @@ describe('conflicts, ownership and modes', () => {
     try {
       await s.h.until('renamed', () => s.hep(renamed.metadata.name) !== undefined && s.hep(legacy) === undefined);
       const log = s.server.requestLog.filter((e) => e.resource === V3 && (e.verb === 'create' || e.verb === 'delete') && !e.injected);
-      assert.deepEqual(log.map((e) => e.verb), ['create', 'delete'], 'the new name exists before the old one goes');
+      assert.deepEqual(
+        log.map((e) => e.verb),
+        ['create', 'delete'],
+        'the new name exists before the old one goes',
+      );
       assert.equal(await s.h.metric('calico_hep_agent_drift', '{kind="breaker"}'), 0, 'a rename is no delete of an interface');
       assert.ok(s.hep(written[0]!.metadata.name), 'eth0 untouched');
     } finally {

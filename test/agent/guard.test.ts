@@ -24,7 +24,11 @@ function gnp(name: string, spec: Record<string, unknown>, annotations?: Record<s
 
 /** Calico's recommended cluster-wide pod default deny: it selects every HEP too (a HEP has no namespace label). */
 const podDefaultDeny = (annotations?: Record<string, string>) =>
-  gnp('default-deny', { selector: 'projectcalico.org/namespace not in {"kube-system", "calico-system", "tigera-operator"}', types: ['Ingress', 'Egress'] }, annotations);
+  gnp(
+    'default-deny',
+    { selector: 'projectcalico.org/namespace not in {"kube-system", "calico-system", "tigera-operator"}', types: ['Ingress', 'Egress'] },
+    annotations,
+  );
 
 interface Harness {
   server: FakeApiServer;
@@ -48,7 +52,10 @@ async function harness(seed: object[], config: Record<string, unknown> = {}): Pr
     held: () => h.metric('calico_hep_agent_drift', '{kind="policy-held"}'),
     eventMessages: async (reason) => {
       await h.events.flush();
-      return server.store.list('events', 'default').filter((e) => (e as { reason?: string }).reason === reason).map((e) => String((e as { message?: string }).message));
+      return server.store
+        .list('events', 'default')
+        .filter((e) => (e as { reason?: string }).reason === reason)
+        .map((e) => String((e as { message?: string }).message));
     },
     stop: async () => {
       await h.stop();
@@ -95,7 +102,10 @@ describe('policy guard in the agent (fake API server, fake time)', () => {
     const t = await start([podDefaultDeny()]);
     await assertHeld(t, 'default-deny');
     const [message] = await t.eventMessages('HostEndpointHeldByPolicyGuard');
-    assert.match(message!, /ingress to the node on eth[01]: all traffic; failsafe ports stay open \(tcp:22, .*\): dropped by the end of tier default: policy default-deny selects the HostEndpoint/);
+    assert.match(
+      message!,
+      /ingress to the node on eth[01]: all traffic; failsafe ports stay open \(tcp:22, .*\): dropped by the end of tier default: policy default-deny selects the HostEndpoint/,
+    );
     // The guard reads what Felix reads, always (no requirePolicy needed), through the cluster view's watches.
     for (const resource of [GNPS, FCS, TIERS]) {
       assert.ok(t.server.requests({ verb: 'list', resource }).length >= 1, `lists ${resource}`);
@@ -138,15 +148,30 @@ describe('policy guard in the agent (fake API server, fake time)', () => {
     await t.h.until('policy-held drift = 2', async () => (await t.held()) === 2);
     await t.h.advance(600_000);
     assert.equal(t.hep('n1-eth0'), undefined);
-    t.server.store.put(gnp('masters', { selector: 'role == "master"', types: ['Ingress', 'Egress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] }));
+    t.server.store.put(
+      gnp('masters', {
+        selector: 'role == "master"',
+        types: ['Ingress', 'Egress'],
+        ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }],
+      }),
+    );
     await assertCreatedByWatch(t);
     assert.deepEqual(t.hep('n1-eth0')!.spec.profiles ?? [], []);
   });
 
   test('deleting the policies later deletes nothing: the guard only holds writes, never removes HEPs', async () => {
-    const t = await start([gnp('pods-only', { namespaceSelector: 'all()', types: ['Ingress', 'Egress'] })], { requirePolicy: true, hostEndpoint: { profiles: [] } });
+    const t = await start([gnp('pods-only', { namespaceSelector: 'all()', types: ['Ingress', 'Egress'] })], {
+      requirePolicy: true,
+      hostEndpoint: { profiles: [] },
+    });
     await t.h.until('policy-held drift = 2', async () => (await t.held()) === 2);
-    t.server.store.put(gnp('masters', { selector: 'role == "master"', types: ['Ingress', 'Egress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] }));
+    t.server.store.put(
+      gnp('masters', {
+        selector: 'role == "master"',
+        types: ['Ingress', 'Egress'],
+        ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }],
+      }),
+    );
     await assertCreatedByWatch(t);
     t.server.store.delete(GNPS, 'masters');
     await t.h.advance(2 * INTERVAL_MS);

@@ -59,6 +59,12 @@ test('deletes managed HEPs of missing Nodes only; hand-written and live ones sta
   const r = await cli('prune', '--kubeconfig', kubeconfig);
   assert.equal(r.code, 0);
   assert.equal(r.out, 'deleted hostendpoint/gone-eth0\n');
-  assert.deepEqual(server.store.list(V3).map((h) => h.metadata?.name).sort(), ['alive-eth0', 'gone-by-hand']);
+  assert.deepEqual(
+    server.store
+      .list(V3)
+      .map((h) => h.metadata?.name)
+      .sort(),
+    ['alive-eth0', 'gone-by-hand'],
+  );
   assert.equal((await cli('prune', '--kubeconfig', kubeconfig)).out, 'no orphaned HostEndpoints\n');
 });

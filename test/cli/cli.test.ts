@@ -28,7 +28,7 @@ describe('calico-hep-agent', () => {
     }
   });
 
-  it('help <command> prints that command\'s help, the same as <command> --help', async () => {
+  it("help <command> prints that command's help, the same as <command> --help", async () => {
     for (const name of ['run', 'plan', 'prune', 'match', 'explain']) {
       const viaHelp = await cli('help', name);
       assert.equal(viaHelp.code, 0, viaHelp.stderr);
@@ -37,7 +37,7 @@ describe('calico-hep-agent', () => {
     }
   });
 
-  it('help alone lists the commands and says how to get a command\'s help', async () => {
+  it("help alone lists the commands and says how to get a command's help", async () => {
     const r = await cli('help');
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^ {2}plan {6}/m);

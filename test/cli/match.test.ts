@@ -25,10 +25,12 @@ async function run(argv: string[], stdinText = '', stdout = new Capture()) {
   const io: CliIo = { stdout, stderr, stdin: Readable.from([stdinText]), env: {} };
   const code = await runCli(['match', ...argv], io);
   // Writes may still sit in the streams' buffers: let them drain before reading what was written.
-  await Promise.all([stdout, stderr].map(async (s) => {
-    s.end();
-    await finished(s);
-  }));
+  await Promise.all(
+    [stdout, stderr].map(async (s) => {
+      s.end();
+      await finished(s);
+    }),
+  );
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
@@ -79,16 +81,17 @@ describe('match --selector', () => {
     assert.equal(r.stdout, '');
     assert.equal(
       r.stderr,
-      "calico-hep-agent match: invalid selector at position 5: expected a quoted string (\"...\" or '...'), found 'b'\n" +
-        '  a == b\n' +
-        '       ^\n',
+      "calico-hep-agent match: invalid selector at position 5: expected a quoted string (\"...\" or '...'), found 'b'\n" + '  a == b\n' + '       ^\n',
     );
   });
 
   it('omits the caret for a selector spanning lines', async () => {
     const r = await run(['--selector', 'a == "b" &&\nhas(c)']);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, "calico-hep-agent match: invalid selector at position 11: expected a label key, 'has(', 'all()', 'global()', '!' or '(', found '\\n'\n");
+    assert.equal(
+      r.stderr,
+      "calico-hep-agent match: invalid selector at position 11: expected a label key, 'has(', 'all()', 'global()', '!' or '(', found '\\n'\n",
+    );
   });
 
   for (const [labels, message] of [
@@ -168,7 +171,12 @@ const BATCH_OUTPUT: (object | '')[] = [
 /** Every output line, blank ones as '' (the final newline ends the last line). */
 const allLines = (text: string): unknown[] => {
   assert.ok(text === '' || text.endsWith('\n'), 'output ends with a newline');
-  return text === '' ? [] : text.slice(0, -1).split('\n').map((l) => (l === '' ? '' : (JSON.parse(l) as unknown)));
+  return text === ''
+    ? []
+    : text
+        .slice(0, -1)
+        .split('\n')
+        .map((l) => (l === '' ? '' : (JSON.parse(l) as unknown)));
 };
 
 function errorOf(f: () => unknown): string {

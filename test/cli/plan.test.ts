@@ -30,7 +30,7 @@ async function cli(argv: string[]) {
 const HINT = /give the Node's labels: --node-labels key=value/;
 const MISSING = /computing HostEndpoints without Node labels/;
 
-describe('plan and explain: the Node\'s labels from a kubeconfig', () => {
+describe("plan and explain: the Node's labels from a kubeconfig", () => {
   let dir: string;
   let server: FakeApiServer;
   let notApi: Server;
@@ -47,7 +47,8 @@ describe('plan and explain: the Node\'s labels from a kubeconfig', () => {
     });
     await new Promise<void>((r) => notApi.listen(0, '127.0.0.1', r));
     const port = (notApi.address() as { port: number }).port;
-    const plain = (url: string) => `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`;
+    const plain = (url: string) =>
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`;
     await writeFile(kubeconfig('not-an-api-server'), plain(`http://127.0.0.1:${port}`));
     // A port nothing listens on: the one of a server just closed.
     const closed = createServer();
@@ -55,7 +56,10 @@ describe('plan and explain: the Node\'s labels from a kubeconfig', () => {
     const closedPort = (closed.address() as { port: number }).port;
     await new Promise((r) => closed.close(r));
     await writeFile(kubeconfig('unreachable'), plain(`http://127.0.0.1:${closedPort}`));
-    await writeFile(join(dir, 'policies.yaml'), 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec: {selector: all(), types: [Ingress], ingress: [{action: Allow}]}\n');
+    await writeFile(
+      join(dir, 'policies.yaml'),
+      'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: p}\nspec: {selector: all(), types: [Ingress], ingress: [{action: Allow}]}\n',
+    );
   });
 
   after(async () => {
@@ -76,7 +80,10 @@ describe('plan and explain: the Node\'s labels from a kubeconfig', () => {
   it('a Node the API server does not know: the same note from plan and explain, exit 0', async () => {
     const plan = await cli(['plan', '--kubeconfig', kubeconfig('good'), '--node-name', 'gone']);
     assert.equal(plan.code, 0, plan.stderr);
-    assert.match(plan.stderr, /^note: Node "gone" not found at https:\/\/127\.0\.0\.1:\d+: computing HostEndpoints without Node labels; to compute without a cluster, give the Node's labels/);
+    assert.match(
+      plan.stderr,
+      /^note: Node "gone" not found at https:\/\/127\.0\.0\.1:\d+: computing HostEndpoints without Node labels; to compute without a cluster, give the Node's labels/,
+    );
     const explain = await cli(['explain', '--policies', join(dir, 'policies.yaml'), '--kubeconfig', kubeconfig('good'), '--node', 'gone']);
     assert.ok([0, 1].includes(explain.code), explain.stderr);
     const note = (text: string) => text.split('\n').find((l) => l.startsWith('note: Node'));
@@ -111,19 +118,23 @@ describe('plan and explain: the Node\'s labels from a kubeconfig', () => {
 
   it('no kubeconfig anywhere: plan and explain give the same note', async () => {
     const bin = fileURLToPath(new URL('../../bin/calico-hep-agent.js', import.meta.url));
-    const run = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-      // A HOME without ~/.kube and no KUBECONFIG or in-cluster variables.
-      const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env['PATH'] ?? '', HOME: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stderr }));
-    });
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        // A HOME without ~/.kube and no KUBECONFIG or in-cluster variables.
+        const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env['PATH'] ?? '', HOME: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
     const plan = await run(['plan', '--node-name', 'n1']);
     assert.equal(plan.code, 0, plan.stderr);
     assert.match(plan.stderr, MISSING);
     assert.match(plan.stderr, HINT);
     const explain = await run(['explain', '--policies', join(dir, 'policies.yaml'), '--node', 'n1']);
-    assert.equal(explain.stderr.split('\n').find((l) => l.startsWith('note: no --node-labels')), plan.stderr.split('\n').find((l) => l.startsWith('note: no --node-labels')));
+    assert.equal(
+      explain.stderr.split('\n').find((l) => l.startsWith('note: no --node-labels')),
+      plan.stderr.split('\n').find((l) => l.startsWith('note: no --node-labels')),
+    );
   });
 });

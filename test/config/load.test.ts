@@ -29,20 +29,33 @@ test('defaults are documented values', () => {
 });
 
 test('an unknown key is named, at any depth', () => {
-  assert.match(configError(() => validateConfig({ interfacez: {} })), /interfacez: unknown key/);
-  assert.match(configError(() => validateConfig({ interfaces: { includes: ['*'] } })), /interfaces\.includes: unknown key/);
+  assert.match(
+    configError(() => validateConfig({ interfacez: {} })),
+    /interfacez: unknown key/,
+  );
+  assert.match(
+    configError(() => validateConfig({ interfaces: { includes: ['*'] } })),
+    /interfaces\.includes: unknown key/,
+  );
 });
 
 test('a bad value names the field', () => {
-  assert.match(configError(() => validateConfig({ mode: 'fix' })), /mode: Invalid option/);
-  assert.match(configError(() => validateConfig({ intervals: { removalGraceSeconds: -1 } })), /intervals\.removalGraceSeconds/);
-  assert.match(configError(() => validateConfig({ server: { port: 70000 } })), /server\.port/);
+  assert.match(
+    configError(() => validateConfig({ mode: 'fix' })),
+    /mode: Invalid option/,
+  );
+  assert.match(
+    configError(() => validateConfig({ intervals: { removalGraceSeconds: -1 } })),
+    /intervals\.removalGraceSeconds/,
+  );
+  assert.match(
+    configError(() => validateConfig({ server: { port: 70000 } })),
+    /server\.port/,
+  );
 });
 
 test('a label rule producing an invalid label names the rule', () => {
-  const msg = configError(() =>
-    validateConfig({ interfaceRules: [{ name: 'ext', match: { names: ['em4'] }, labels: { type: 'not valid!' } }] }),
-  );
+  const msg = configError(() => validateConfig({ interfaceRules: [{ name: 'ext', match: { names: ['em4'] }, labels: { type: 'not valid!' } }] }));
   assert.match(msg, /interfaceRules\[0\]\.labels\.type: .*rule "ext"/);
   assert.match(
     configError(() => validateConfig({ labels: { derive: [{ name: 'bad-key', whenNodeLabel: { key: 'x' }, set: { '-x': 'y' } }] } })),
@@ -63,9 +76,18 @@ test('a label rule producing an invalid label names the rule', () => {
 });
 
 test('YAML text: syntax errors, duplicate keys and non-mapping documents are config errors', () => {
-  assert.match(configError(() => parseConfigText('mode: [', 'f.yaml')), /invalid f\.yaml: not valid YAML/);
-  assert.match(configError(() => parseConfigText('mode: audit\nmode: repair\n', 'f.yaml')), /not valid YAML/);
-  assert.match(configError(() => parseConfigText('- a\n', 'f.yaml')), /top level must be a mapping/);
+  assert.match(
+    configError(() => parseConfigText('mode: [', 'f.yaml')),
+    /invalid f\.yaml: not valid YAML/,
+  );
+  assert.match(
+    configError(() => parseConfigText('mode: audit\nmode: repair\n', 'f.yaml')),
+    /not valid YAML/,
+  );
+  assert.match(
+    configError(() => parseConfigText('- a\n', 'f.yaml')),
+    /top level must be a mapping/,
+  );
   assert.equal(parseConfigText('', 'f.yaml').mode, 'repair');
 });
 
@@ -96,20 +118,33 @@ describe('validation gaps of issue 12, each naming the field', () => {
       [{ labels: { fromNode: { include: ['topology.kubernetes.io/(zone'] } } }, /labels\.fromNode\.include\[0\]: malformed glob/],
       [{ interfaceRules: [{ name: 'ext', match: { names: ['em[4'] }, labels: {} }] }, /interfaceRules\[0\]\.match\.names\[0\]: malformed glob .*rule "ext"/],
     ] as const) {
-      assert.match(configError(() => validateConfig(doc)), path);
+      assert.match(
+        configError(() => validateConfig(doc)),
+        path,
+      );
     }
     for (const g of ['eth[0-9]', 'eth{0,1}', 'en*', 'eth[!0]', 'bond?', 'eth\\[0']) validateConfig({ interfaces: { include: [g] } });
   });
 
   test('an empty include or an exclude of "*" deletes every HEP: a config error', () => {
-    assert.match(configError(() => validateConfig({ interfaces: { include: [] } })), /interfaces\.include: must list at least one glob/);
-    assert.match(configError(() => validateConfig({ interfaces: { exclude: ['eth9', '*'] } })), /interfaces\.exclude: excludes every interface/);
+    assert.match(
+      configError(() => validateConfig({ interfaces: { include: [] } })),
+      /interfaces\.include: must list at least one glob/,
+    );
+    assert.match(
+      configError(() => validateConfig({ interfaces: { exclude: ['eth9', '*'] } })),
+      /interfaces\.exclude: excludes every interface/,
+    );
   });
 
   test('an exclude that matches every interface name without being "*" is the same config error', () => {
     // Each of these (alone or together) excludes every name Linux allows, so every HEP would go.
     for (const exclude of [['?*'], ['{*,x}'], ['*?'], ['[a-z]*', '[A-Z0-9_.-]*'], ['eth0', '**?**']]) {
-      assert.match(configError(() => validateConfig({ interfaces: { exclude } })), /interfaces\.exclude: excludes every interface/, exclude.join(' '));
+      assert.match(
+        configError(() => validateConfig({ interfaces: { exclude } })),
+        /interfaces\.exclude: excludes every interface/,
+        exclude.join(' '),
+      );
     }
     // Globs that leave some interfaces selected stay valid.
     for (const exclude of [['e*'], ['?'], ['[a-z]*'], ['*[0-9]'], ['eth*', 'ens*', 'bond*']]) validateConfig({ interfaces: { exclude } });
@@ -118,13 +153,21 @@ describe('validation gaps of issue 12, each naming the field', () => {
   test('server.address must be an IP address', () => {
     for (const a of ['0.0.0.0', '127.0.0.1', '::', '::1']) assert.equal(validateConfig({ server: { address: a } }).server.address, a);
     for (const a of ['localhost', '127.1', '0.0.0.0:9808', '']) {
-      assert.match(configError(() => validateConfig({ server: { address: a } })), /server\.address: must be an IP address/, a);
+      assert.match(
+        configError(() => validateConfig({ server: { address: a } })),
+        /server\.address: must be an IP address/,
+        a,
+      );
     }
   });
 
   test('nodeName must be a valid Node name, from any source', async () => {
     for (const n of ['Node1', 'node_1', '-node', 'node.', 'a'.repeat(254)]) {
-      assert.match(configError(() => validateConfig({ nodeName: n })), /nodeName: must be a lowercase DNS-1123 subdomain/, n);
+      assert.match(
+        configError(() => validateConfig({ nodeName: n })),
+        /nodeName: must be a lowercase DNS-1123 subdomain/,
+        n,
+      );
     }
     assert.equal(validateConfig({ nodeName: 'ip-10-0-0-1.ec2.internal' }).nodeName, 'ip-10-0-0-1.ec2.internal');
     await assert.rejects(loadConfig({ env: { NODE_NAME: 'Bad_Node' } }), /nodeName \(from environment variable NODE_NAME\): must be/);
@@ -133,18 +176,28 @@ describe('validation gaps of issue 12, each naming the field', () => {
 
   test('duplicate rule names are errors', () => {
     assert.match(
-      configError(() => validateConfig({ labels: { derive: [
-        { name: 'zone', whenNodeLabel: { key: 'a' }, set: {} },
-        { name: 'zone', whenNodeLabel: { key: 'b' }, set: {} },
-      ] } })),
+      configError(() =>
+        validateConfig({
+          labels: {
+            derive: [
+              { name: 'zone', whenNodeLabel: { key: 'a' }, set: {} },
+              { name: 'zone', whenNodeLabel: { key: 'b' }, set: {} },
+            ],
+          },
+        }),
+      ),
       /labels\.derive\[1\]\.name: duplicate rule name "zone" \(also at index 0\)/,
     );
     assert.match(
-      configError(() => validateConfig({ interfaceRules: [
-        { name: 'ext', match: { defaultRoute: true }, labels: {} },
-        { name: 'int', match: { defaultRoute: false }, labels: {} },
-        { name: 'ext', match: { names: ['em*'] }, labels: {} },
-      ] })),
+      configError(() =>
+        validateConfig({
+          interfaceRules: [
+            { name: 'ext', match: { defaultRoute: true }, labels: {} },
+            { name: 'int', match: { defaultRoute: false }, labels: {} },
+            { name: 'ext', match: { names: ['em*'] }, labels: {} },
+          ],
+        }),
+      ),
       /interfaceRules\[2\]\.name: duplicate rule name "ext"/,
     );
   });
@@ -154,17 +207,35 @@ describe('validation gaps of issue 12, each naming the field', () => {
     for (const key of ['rescanSeconds', 'resyncSeconds', 'removalGraceSeconds']) {
       assert.equal((validateConfig({ intervals: { [key]: 30 * 86_400 } }).intervals as Record<string, number>)[key], 30 * 86_400);
       assert.equal((validateConfig({ intervals: { [key]: INTERVAL_MAX_SECONDS } }).intervals as Record<string, number>)[key], INTERVAL_MAX_SECONDS);
-      assert.match(configError(() => validateConfig({ intervals: { [key]: INTERVAL_MAX_SECONDS + 1 } })), new RegExp(`intervals\\.${key}: must be at most 31536000`));
+      assert.match(
+        configError(() => validateConfig({ intervals: { [key]: INTERVAL_MAX_SECONDS + 1 } })),
+        new RegExp(`intervals\\.${key}: must be at most 31536000`),
+      );
     }
     // Sections that left the agent with the runtime rework are refused, naming the key.
-    assert.match(configError(() => validateConfig({ prune: { sweep: true } })), /prune/);
-    assert.match(configError(() => validateConfig({ intervals: { conflictScanSeconds: 3600 } })), /conflictScanSeconds/);
+    assert.match(
+      configError(() => validateConfig({ prune: { sweep: true } })),
+      /prune/,
+    );
+    assert.match(
+      configError(() => validateConfig({ intervals: { conflictScanSeconds: 3600 } })),
+      /conflictScanSeconds/,
+    );
   });
 
   test('hostEndpoint.profiles: Calico profile names, no duplicates', () => {
-    assert.deepEqual(validateConfig({ hostEndpoint: { profiles: ['projectcalico-default-allow', 'kns.default'] } }).hostEndpoint.profiles, ['projectcalico-default-allow', 'kns.default']);
-    assert.match(configError(() => validateConfig({ hostEndpoint: { profiles: ['Allow_All'] } })), /hostEndpoint\.profiles\[0\]: must be a lowercase DNS-1123 subdomain/);
-    assert.match(configError(() => validateConfig({ hostEndpoint: { profiles: [''] } })), /hostEndpoint\.profiles\[0\]/);
+    assert.deepEqual(validateConfig({ hostEndpoint: { profiles: ['projectcalico-default-allow', 'kns.default'] } }).hostEndpoint.profiles, [
+      'projectcalico-default-allow',
+      'kns.default',
+    ]);
+    assert.match(
+      configError(() => validateConfig({ hostEndpoint: { profiles: ['Allow_All'] } })),
+      /hostEndpoint\.profiles\[0\]: must be a lowercase DNS-1123 subdomain/,
+    );
+    assert.match(
+      configError(() => validateConfig({ hostEndpoint: { profiles: [''] } })),
+      /hostEndpoint\.profiles\[0\]/,
+    );
     assert.match(
       configError(() => validateConfig({ hostEndpoint: { profiles: ['a', 'projectcalico-default-allow', 'a'] } })),
       /hostEndpoint\.profiles\[2\]: duplicate profile "a"/,
@@ -174,14 +245,23 @@ describe('validation gaps of issue 12, each naming the field', () => {
   test('safety.maxDeleteFraction is a share between 0 and 1', () => {
     assert.equal(validateConfig({}).safety.maxDeleteFraction, 0.5);
     assert.equal(validateConfig({ safety: { maxDeleteFraction: 1 } }).safety.maxDeleteFraction, 1);
-    assert.match(configError(() => validateConfig({ safety: { maxDeleteFraction: 1.5 } })), /safety\.maxDeleteFraction/);
+    assert.match(
+      configError(() => validateConfig({ safety: { maxDeleteFraction: 1.5 } })),
+      /safety\.maxDeleteFraction/,
+    );
   });
 });
 
 describe('the CLI: a bad config is exit 2 naming the field', () => {
   async function cli(argv: string[], env: Record<string, string> = {}) {
     let err = '';
-    const sink = (append: (t: string) => void) => new Writable({ write(chunk, _e, done) { append(String(chunk)); done(); } });
+    const sink = (append: (t: string) => void) =>
+      new Writable({
+        write(chunk, _e, done) {
+          append(String(chunk));
+          done();
+        },
+      });
     const io: CliIo = { stdout: sink(() => {}), stderr: sink((t) => (err += t)), stdin: Readable.from(['']), env };
     const code = await runCli(argv, io);
     return { code, err };

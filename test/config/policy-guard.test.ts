@@ -19,7 +19,10 @@ describe('policyGuard', () => {
     assert.deepEqual(policyGuardConfig(validateConfig({})), { mode: 'enforce-safe', trustedPolicies: [] });
   });
   it('takes a mode and globs', () => {
-    assert.deepEqual(policyGuardConfig(validateConfig({ policyGuard: { mode: 'off', trustedPolicies: ['allow-*'] } })), { mode: 'off', trustedPolicies: ['allow-*'] });
+    assert.deepEqual(policyGuardConfig(validateConfig({ policyGuard: { mode: 'off', trustedPolicies: ['allow-*'] } })), {
+      mode: 'off',
+      trustedPolicies: ['allow-*'],
+    });
   });
   it('rejects an unknown mode, an empty glob and unknown keys, naming the field', () => {
     assert.match(error({ policyGuard: { mode: 'strict' } }), /policyGuard\.mode: /);
@@ -33,6 +36,9 @@ describe('policyGuard', () => {
     assert.equal(policyGuardConfig(validateConfig({ requirePolicy: false, policyGuard: { mode: 'off' } })).mode, 'off');
   });
   it('requirePolicy: true with another mode is an error naming requirePolicy', () => {
-    assert.match(error({ requirePolicy: true, policyGuard: { mode: 'enforce-safe' } }), /requirePolicy: replaced by policyGuard\.mode \(here enforce-safe\); remove requirePolicy/);
+    assert.match(
+      error({ requirePolicy: true, policyGuard: { mode: 'enforce-safe' } }),
+      /requirePolicy: replaced by policyGuard\.mode \(here enforce-safe\); remove requirePolicy/,
+    );
   });
 });

@@ -9,10 +9,11 @@ test("the Calico guide's example comes out exactly: master1-em4", () => {
   const config = validateConfig({
     interfaceRules: [{ name: 'em4-external', match: { names: ['em4'] }, labels: { type: 'external' } }],
   });
-  const state = desiredStateBuilder(config)(
-    { name: 'master1', labels: { role: 'master' } },
-    [iface('lo', ['127.0.0.1/8', '::1/128']), iface('em4', ['120.133.60.219/24', 'fe80::1/64']), iface('docker0', ['172.17.0.1/16'])],
-  );
+  const state = desiredStateBuilder(config)({ name: 'master1', labels: { role: 'master' } }, [
+    iface('lo', ['127.0.0.1/8', '::1/128']),
+    iface('em4', ['120.133.60.219/24', 'fe80::1/64']),
+    iface('docker0', ['172.17.0.1/16']),
+  ]);
   assert.equal(state.hostEndpoints.length, 1);
   const [hep] = state.hostEndpoints;
   assert.deepEqual(hep, {
@@ -40,7 +41,10 @@ test('one HEP per selected interface, sorted by name, addressless and carrier-do
     iface('eth1', [], { operState: 'DOWN', flags: ['NO-CARRIER', 'BROADCAST', 'UP'] }),
     iface('eth0', ['2001:db8::2/64', '192.0.2.10/24', '192.0.2.9/24']),
   ]);
-  assert.deepEqual(state.hostEndpoints.map((h) => h.metadata.name), ['n1-eth0', 'n1-eth1']);
+  assert.deepEqual(
+    state.hostEndpoints.map((h) => h.metadata.name),
+    ['n1-eth0', 'n1-eth1'],
+  );
   assert.deepEqual(state.hostEndpoints[0]?.spec.expectedIPs, ['192.0.2.9', '192.0.2.10', '2001:db8::2']);
   assert.equal(state.hostEndpoints[1]?.spec.expectedIPs, undefined);
   assert.equal(state.hostEndpoints[1]?.spec.interfaceName, 'eth1');

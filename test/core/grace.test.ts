@@ -8,9 +8,21 @@ test('a missing interface is held for the grace period, then released', () => {
   const first = applyGracePeriod({ hepInterfaces: ['eth0', 'eth1'], wanted: new Set(['eth0']), goneSince: new Map(), now: 1000, graceMs: GRACE });
   assert.deepEqual([...first.held], ['eth1']);
   assert.equal(first.nextExpiryAt, 1000 + GRACE);
-  const later = applyGracePeriod({ hepInterfaces: ['eth0', 'eth1'], wanted: new Set(['eth0']), goneSince: first.goneSince, now: 1000 + GRACE - 1, graceMs: GRACE });
+  const later = applyGracePeriod({
+    hepInterfaces: ['eth0', 'eth1'],
+    wanted: new Set(['eth0']),
+    goneSince: first.goneSince,
+    now: 1000 + GRACE - 1,
+    graceMs: GRACE,
+  });
   assert.deepEqual([...later.held], ['eth1']);
-  const expired = applyGracePeriod({ hepInterfaces: ['eth0', 'eth1'], wanted: new Set(['eth0']), goneSince: later.goneSince, now: 1000 + GRACE, graceMs: GRACE });
+  const expired = applyGracePeriod({
+    hepInterfaces: ['eth0', 'eth1'],
+    wanted: new Set(['eth0']),
+    goneSince: later.goneSince,
+    now: 1000 + GRACE,
+    graceMs: GRACE,
+  });
   assert.deepEqual([...expired.held], []);
   assert.equal(expired.nextExpiryAt, undefined);
 });

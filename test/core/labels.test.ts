@@ -26,7 +26,11 @@ test('copies all Node labels by default, never reserved or Calico-owned keys', (
 test('allow and deny globs, rename, derive, static; later rules win', () => {
   const rules = validateConfig({
     labels: {
-      fromNode: { include: ['kubernetes.io/*', 'topology.kubernetes.io/*'], exclude: ['kubernetes.io/hostname'], rename: { 'topology.kubernetes.io/zone': 'zone' } },
+      fromNode: {
+        include: ['kubernetes.io/*', 'topology.kubernetes.io/*'],
+        exclude: ['kubernetes.io/hostname'],
+        rename: { 'topology.kubernetes.io/zone': 'zone' },
+      },
       derive: [
         { name: 'control-plane-is-master', whenNodeLabel: { key: 'node-role.kubernetes.io/control-plane' }, set: { role: 'master' } },
         { name: 'only-in-z2', whenNodeLabel: { key: 'topology.kubernetes.io/zone', value: 'z2' }, set: { zone2: 'true' } },

@@ -35,7 +35,10 @@ test('order of IPs, profiles and label keys does not count as drift', () => {
 
 test('missing HEPs are created', () => {
   const plan = planReconcile(input({ managed: [stored(desired[0]!)] }));
-  assert.deepEqual(plan.drift.map((d) => [d.kind, d.name]), [['missing', 'n1-eth1']]);
+  assert.deepEqual(
+    plan.drift.map((d) => [d.kind, d.name]),
+    [['missing', 'n1-eth1']],
+  );
   assert.equal(plan.actions[0]?.type, 'create');
 });
 
@@ -48,7 +51,10 @@ test('a modified managed HEP is replaced with the resourceVersion it was read at
   assert.equal(plan.drift.length, 1);
   const d = plan.drift[0]!;
   assert.equal(d.kind, 'modified');
-  assert.deepEqual(d.changes.map((c) => c.path), ['metadata.labels.extra', 'spec.expectedIPs']);
+  assert.deepEqual(
+    d.changes.map((c) => c.path),
+    ['metadata.labels.extra', 'spec.expectedIPs'],
+  );
   const action = plan.actions[0]!;
   assert.equal(action.type, 'update');
   assert.equal(action.object.metadata.resourceVersion, '42');
@@ -61,8 +67,14 @@ test('stale managed HEPs are deleted, unless held in grace or deletes are not al
   const gone = stored({ ...desired[0]!, metadata: { ...desired[0]!.metadata, name: 'n1-eth9' }, spec: { ...desired[0]!.spec, interfaceName: 'eth9' } });
   const managed = [...desired.map((h) => stored(h)), gone];
   const plan = planReconcile(input({ managed }));
-  assert.deepEqual(plan.drift.map((d) => [d.kind, d.name]), [['stale', 'n1-eth9']]);
-  assert.deepEqual(plan.actions.map((a) => a.type), ['delete']);
+  assert.deepEqual(
+    plan.drift.map((d) => [d.kind, d.name]),
+    [['stale', 'n1-eth9']],
+  );
+  assert.deepEqual(
+    plan.actions.map((a) => a.type),
+    ['delete'],
+  );
   assert.deepEqual(planReconcile(input({ managed, held: new Set(['eth9']) })), { drift: [], actions: [] });
   const unsafe = planReconcile(input({ managed, allowDeletes: false }));
   assert.equal(unsafe.drift.length, 1, 'still reported');
@@ -77,7 +89,10 @@ test("an unmanaged HEP for the same interface (the guide's hand-written one) is 
     spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['192.0.2.1'] },
   };
   const plan = planReconcile(input({ managed: [stored(desired[1]!)], others: [handWritten] }));
-  assert.deepEqual(plan.drift.map((d) => [d.kind, d.name]), [['conflict', 'master-eth0-by-hand']]);
+  assert.deepEqual(
+    plan.drift.map((d) => [d.kind, d.name]),
+    [['conflict', 'master-eth0-by-hand']],
+  );
   assert.equal(plan.actions.length, 0);
 
   const adopted = planReconcile(input({ managed: [stored(desired[1]!)], others: [handWritten], adopt: true }));
@@ -97,7 +112,10 @@ test("a HEP holding our name for another node is a conflict even with adopt; Cal
     spec: { node: 'n1-other', interfaceName: 'x' },
   };
   const plan = planReconcile(input({ managed: [stored(desired[1]!)], others: [other], adopt: true }));
-  assert.deepEqual(plan.drift.map((d) => d.kind), ['conflict']);
+  assert.deepEqual(
+    plan.drift.map((d) => d.kind),
+    ['conflict'],
+  );
   assert.equal(plan.actions.length, 0);
 });
 
@@ -105,8 +123,14 @@ test('property: applying the plan to the cluster leaves nothing to do (circuit b
   const ifaceNames = fc.uniqueArray(fc.constantFrom('eth0', 'eth1', 'eth2', 'ens3', 'em4', 'bond0'), { maxLength: 6 });
   fc.assert(
     fc.property(ifaceNames, ifaceNames, fc.boolean(), (wantNames, haveNames, mangle) => {
-      const want = build(node, wantNames.map((n) => iface(n, ['192.0.2.1/24']))).hostEndpoints;
-      const have = build(node, haveNames.map((n) => iface(n, [mangle ? '203.0.113.1/24' : '192.0.2.1/24']))).hostEndpoints.map((h) => stored(h));
+      const want = build(
+        node,
+        wantNames.map((n) => iface(n, ['192.0.2.1/24'])),
+      ).hostEndpoints;
+      const have = build(
+        node,
+        haveNames.map((n) => iface(n, [mangle ? '203.0.113.1/24' : '192.0.2.1/24'])),
+      ).hostEndpoints.map((h) => stored(h));
       const plan = planReconcile(input({ desired: want, managed: have, maxDeleteFraction: 1 }));
       // Apply the actions to a model of the cluster.
       const cluster = new Map(have.map((h) => [h.metadata.name, h]));
@@ -120,11 +144,23 @@ test('property: applying the plan to the cluster leaves nothing to do (circuit b
   );
 });
 
-test('policy guard: a held create is not made and reported with the guard\'s message; the other HEP is created', () => {
-  const deny = desiredStateBuilder(validateConfig({ hostEndpoint: { profiles: [] } }))(node, [iface('eth0', ['192.0.2.1/24']), iface('eth1', ['198.51.100.1/24'])]).hostEndpoints;
+test("policy guard: a held create is not made and reported with the guard's message; the other HEP is created", () => {
+  const deny = desiredStateBuilder(validateConfig({ hostEndpoint: { profiles: [] } }))(node, [
+    iface('eth0', ['192.0.2.1/24']),
+    iface('eth1', ['198.51.100.1/24']),
+  ]).hostEndpoints;
   const plan = planReconcile(input({ desired: deny, policyHeld: new Map([['n1-eth1', { message: 'held: policy p drops ingress' }]]) }));
-  assert.deepEqual(plan.drift.map((d) => [d.kind, d.name]), [['missing', 'n1-eth0'], ['policy-held', 'n1-eth1']]);
-  assert.deepEqual(plan.actions.map((a) => [a.type, a.repairs.name]), [['create', 'n1-eth0']]);
+  assert.deepEqual(
+    plan.drift.map((d) => [d.kind, d.name]),
+    [
+      ['missing', 'n1-eth0'],
+      ['policy-held', 'n1-eth1'],
+    ],
+  );
+  assert.deepEqual(
+    plan.actions.map((a) => [a.type, a.repairs.name]),
+    [['create', 'n1-eth0']],
+  );
   assert.equal(plan.drift[1]!.detail, 'held: policy p drops ingress');
 });
 
@@ -133,15 +169,24 @@ test('policy guard: a held update keeps the labels and profiles the HEP has; oth
   const have = stored(desired[0]!);
   const held = new Map([['n1-eth0', { message: 'held' }]]);
   let plan = planReconcile(input({ desired: deny, managed: [have], policyHeld: held }));
-  assert.deepEqual(plan.drift.map((d) => d.kind), ['policy-held']);
+  assert.deepEqual(
+    plan.drift.map((d) => d.kind),
+    ['policy-held'],
+  );
   assert.deepEqual(plan.actions, []);
   plan = planReconcile(input({ desired: deny, managed: [have] }));
-  assert.deepEqual(plan.actions.map((a) => a.type), ['update']);
+  assert.deepEqual(
+    plan.actions.map((a) => a.type),
+    ['update'],
+  );
   // Held, and expectedIPs differ too: the IPs are fixed, the profiles kept.
   const moved = stored(desired[0]!);
   moved.spec.expectedIPs = ['192.0.2.99'];
   plan = planReconcile(input({ desired: deny, managed: [moved], policyHeld: held }));
-  assert.deepEqual(plan.drift.map((d) => d.kind), ['policy-held', 'modified']);
+  assert.deepEqual(
+    plan.drift.map((d) => d.kind),
+    ['policy-held', 'modified'],
+  );
   const update = plan.actions[0]!;
   assert.ok(update.type === 'update');
   assert.deepEqual(update.object.spec.profiles, ['projectcalico-default-allow']);

@@ -111,7 +111,10 @@ test('renaming a HEP from the earlier scheme creates the new one first, then del
   assert.equal(want.metadata.name, hostEndpointName('n1', 'lan-0'));
   // Pass 1: create under the new name, keep the old.
   const first = pass(0, [legacy], [lan0]);
-  assert.deepEqual(first.actions.map((a) => [a.type, a.type === 'delete' ? a.name : a.object.metadata.name]), [['create', want.metadata.name]]);
+  assert.deepEqual(
+    first.actions.map((a) => [a.type, a.type === 'delete' ? a.name : a.object.metadata.name]),
+    [['create', want.metadata.name]],
+  );
   // Pass 2: both exist; the old one is a second HEP for a covered interface, deleted at once.
   const second = pass(1, [legacy, stored(want)], [lan0]);
   assert.deepEqual(deletes(second), ['n1-lan-0']);

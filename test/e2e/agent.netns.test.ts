@@ -17,7 +17,12 @@ const CLI = fileURLToPath(new URL('../../bin/calico-hep-agent.js', import.meta.u
 const V3 = 'hostendpoints.projectcalico.org';
 const skip = prereq(await canUseNetns());
 if (skip !== false) console.log(`# skipping agent namespace tests: ${skip}`);
-const kubectl = (await run('kubectl', ['version', '--client']).then((r) => r.code === 0, () => false)) ? 'kubectl' : undefined;
+const kubectl = (await run('kubectl', ['version', '--client']).then(
+  (r) => r.code === 0,
+  () => false,
+))
+  ? 'kubectl'
+  : undefined;
 const kubectlSkip = prereq(kubectl === undefined ? 'kubectl not found' : null);
 
 let ns: Netns;

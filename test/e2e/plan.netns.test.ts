@@ -43,9 +43,9 @@ after(async () => {
 });
 
 test('plan inside a namespace lists exactly the expected HostEndpoints', { skip }, async () => {
-  const r = await execInNetns(ns.name, process.execPath, [
-    CLI, 'plan', '--node-name', 'n1', '--node-labels', 'role=master', '--output', 'json',
-  ], { timeoutMs: 20_000 });
+  const r = await execInNetns(ns.name, process.execPath, [CLI, 'plan', '--node-name', 'n1', '--node-labels', 'role=master', '--output', 'json'], {
+    timeoutMs: 20_000,
+  });
   assert.equal(r.code, 0, r.stderr);
   const heps = (JSON.parse(r.stdout) as { items: HostEndpoint[] }).items;
   const summary = heps.map((h) => [h.metadata.name, h.spec.interfaceName, h.spec.expectedIPs ?? []]);
@@ -77,10 +77,24 @@ test('plan applies interface rules: by name, by CIDR, by default route', { skip 
     '  - { name: uplink, match: { defaultRoute: true }, labels: { type: external } }',
     '  - { name: dmz, match: { cidrs: ["203.0.113.0/24"] }, labels: { zone: dmz } }',
   ].join('\n');
-  const r = await execInNetns(ns.name, 'sh', ['-c', `printf '%s' "$0" | ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} plan --node-name n1 --node-labels role=master --output json --config /dev/stdin`, config], { timeoutMs: 20_000 });
+  const r = await execInNetns(
+    ns.name,
+    'sh',
+    [
+      '-c',
+      `printf '%s' "$0" | ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} plan --node-name n1 --node-labels role=master --output json --config /dev/stdin`,
+      config,
+    ],
+    { timeoutMs: 20_000 },
+  );
   assert.equal(r.code, 0, r.stderr);
   const heps = (JSON.parse(r.stdout) as { items: HostEndpoint[] }).items;
-  const labels = Object.fromEntries(heps.map((h): [string, { type: string | undefined; zone: string | undefined }] => [String(h.spec.interfaceName), { type: h.metadata.labels?.['type'], zone: h.metadata.labels?.['zone'] }]));
+  const labels = Object.fromEntries(
+    heps.map((h): [string, { type: string | undefined; zone: string | undefined }] => [
+      String(h.spec.interfaceName),
+      { type: h.metadata.labels?.['type'], zone: h.metadata.labels?.['zone'] },
+    ]),
+  );
   assert.deepEqual(labels, {
     br0: { type: undefined, zone: 'dmz' },
     eth0: { type: 'external', zone: undefined },

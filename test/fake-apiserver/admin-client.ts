@@ -4,9 +4,15 @@ import type { RequestLogEntry } from './server.ts';
 import type { KubeObject } from './store.ts';
 
 export interface ControlRequest {
-  reset?: boolean; latencyMs?: number; bookmarkIntervalMs?: number; gcDelayMs?: number;
+  reset?: boolean;
+  latencyMs?: number;
+  bookmarkIntervalMs?: number;
+  gcDelayMs?: number;
   failNext?: { n: number; code: number; retryAfterSeconds?: number; verb?: string; resource?: string };
-  conflictBurst?: number; hangWatches?: boolean; compact?: boolean | number; dropWatches?: boolean | 'end' | 'reset';
+  conflictBurst?: number;
+  hangWatches?: boolean;
+  compact?: boolean | number;
+  dropWatches?: boolean | 'end' | 'reset';
   outage?: { ms: number; mode?: 'refuse' | 'reset' | '503' };
 }
 
@@ -25,17 +31,26 @@ export function connectFakeApiServer(p: { url: string; caPem: string; token: str
   const call = (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> =>
     new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = request(new URL(path, p.url), {
-        method, ca: p.caPem,
-        headers: { Authorization: `Bearer ${p.token}`, ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          try { resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }); } catch (e) { reject(e instanceof Error ? e : new Error(String(e))); }
-        });
-      });
+      const req = request(
+        new URL(path, p.url),
+        {
+          method,
+          ca: p.caPem,
+          headers: { Authorization: `Bearer ${p.token}`, ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            try {
+              resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
+            } catch (e) {
+              reject(e instanceof Error ? e : new Error(String(e)));
+            }
+          });
+        },
+      );
       req.on('error', reject);
       req.end(data);
     });
@@ -48,16 +63,18 @@ export function connectFakeApiServer(p: { url: string; caPem: string; token: str
   return {
     controls: async (c) => (await ok('POST', '/__fake/controls', c)) as { ok: boolean; dropped: number },
     log: async (since = 0) => (await ok('GET', `/__fake/log?since=${since}`)) as { total: number; entries: RequestLogEntry[] },
-    clearLog: async () => { await ok('DELETE', '/__fake/log'); },
+    clearLog: async () => {
+      await ok('DELETE', '/__fake/log');
+    },
     state: async () => (await ok('GET', '/__fake/state')) as { resourceVersion: string; oldestResourceVersion: string; activeWatches: number },
-    seed: async (...objs) => ((await ok('POST', '/__fake/objects', { items: objs })).items as KubeObject[]),
+    seed: async (...objs) => (await ok('POST', '/__fake/objects', { items: objs })).items as KubeObject[],
     get: async (gr, name, ns) => {
       const r = await call('GET', `/__fake/objects/${encodeURIComponent(gr)}/${encodeURIComponent(name)}${nsq(ns)}`);
       if (r.status === 404) return undefined;
       if (r.status >= 300) throw new Error(`get ${gr}/${name}: ${r.status}`);
       return r.json as KubeObject;
     },
-    list: async (gr, ns) => ((await ok('GET', `/__fake/objects/${encodeURIComponent(gr)}${nsq(ns)}`)).items as KubeObject[]),
-    delete: async (gr, name, ns) => ((await ok('DELETE', `/__fake/objects/${encodeURIComponent(gr)}/${encodeURIComponent(name)}${nsq(ns)}`)).deleted as boolean),
+    list: async (gr, ns) => (await ok('GET', `/__fake/objects/${encodeURIComponent(gr)}${nsq(ns)}`)).items as KubeObject[],
+    delete: async (gr, name, ns) => (await ok('DELETE', `/__fake/objects/${encodeURIComponent(gr)}/${encodeURIComponent(name)}${nsq(ns)}`)).deleted as boolean,
   };
 }

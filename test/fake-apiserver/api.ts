@@ -12,12 +12,22 @@ import { ApiError, errors, failure } from './status.ts';
 import { clone, type KubeObject, type Store } from './store.ts';
 import { admit } from './validation.ts';
 
-export interface Ctx { user: string; userAgent?: string; query: URLSearchParams; warnings: string[] }
-export interface Result { code: number; body: unknown }
+export interface Ctx {
+  user: string;
+  userAgent?: string;
+  query: URLSearchParams;
+  warnings: string[];
+}
+export interface Result {
+  code: number;
+  body: unknown;
+}
 
 export const PATCH_TYPES = {
-  json: 'application/json-patch+json', merge: 'application/merge-patch+json',
-  strategic: 'application/strategic-merge-patch+json', apply: 'application/apply-patch+yaml',
+  json: 'application/json-patch+json',
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
 } as const;
 
 const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'; // the real name generator's alphabet (no vowels)
@@ -26,7 +36,10 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 
 export interface ApiOptions {
   /** false: ignore `limit` and answer every list whole, as a server without paging support (default true). */
-  paging?: boolean; calicoRules: boolean; gcDelayMs: number }
+  paging?: boolean;
+  calicoRules: boolean;
+  gcDelayMs: number;
+}
 
 export class Api {
   readonly store: Store;
@@ -35,18 +48,34 @@ export class Api {
   private readonly opts: ApiOptions;
 
   constructor(store: Store, registry: Registry, opts: ApiOptions) {
-    this.store = store; this.registry = registry; this.opts = opts;
-    this.gc = new GarbageCollector(store, registry, {
-      deleteObject: (gr, o) => { const t = this.registry.byGroupResource(gr); if (t) this.tryInternal(() => this.remove(t, o, 'Background', false)); },
-      updateObject: (gr, o) => {
-        const t = this.registry.byGroupResource(gr);
-        const cur = t && this.store.get(gr, o.metadata.name!, o.metadata.namespace);
-        if (t && cur) this.tryInternal(() => this.persist(t, cur, o, { manager: 'generic-garbage-collector', dryRun: false, skipAdmission: true }));
+    this.store = store;
+    this.registry = registry;
+    this.opts = opts;
+    this.gc = new GarbageCollector(
+      store,
+      registry,
+      {
+        deleteObject: (gr, o) => {
+          const t = this.registry.byGroupResource(gr);
+          if (t) this.tryInternal(() => this.remove(t, o, 'Background', false));
+        },
+        updateObject: (gr, o) => {
+          const t = this.registry.byGroupResource(gr);
+          const cur = t && this.store.get(gr, o.metadata.name!, o.metadata.namespace);
+          if (t && cur) this.tryInternal(() => this.persist(t, cur, o, { manager: 'generic-garbage-collector', dryRun: false, skipAdmission: true }));
+        },
       },
-    }, opts.gcDelayMs);
+      opts.gcDelayMs,
+    );
   }
 
-  private tryInternal(fn: () => unknown): void { try { fn(); } catch { /* the object changed under the GC; the real one retries, we drop it */ } }
+  private tryInternal(fn: () => unknown): void {
+    try {
+      fn();
+    } catch {
+      /* the object changed under the GC; the real one retries, we drop it */
+    }
+  }
 
   // ---- reads ----
 
@@ -66,11 +95,18 @@ export class Api {
     const cont = q.get('continue');
     if (cont) {
       let tok: { rv: number; start: string };
-      try { tok = JSON.parse(Buffer.from(cont, 'base64url').toString()) as { rv: number; start: string }; } catch { throw errors.badRequest('continue key is not valid: illegal base64 data'); }
-      if (tok.rv < this.store.oldestResourceVersion) {
-        throw errors.gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.');
+      try {
+        tok = JSON.parse(Buffer.from(cont, 'base64url').toString()) as { rv: number; start: string };
+      } catch {
+        throw errors.badRequest('continue key is not valid: illegal base64 data');
       }
-      rv = tok.rv; after = tok.start;
+      if (tok.rv < this.store.oldestResourceVersion) {
+        throw errors.gone(
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
+        );
+      }
+      rv = tok.rv;
+      after = tok.start;
       snapshotRv = rv;
     } else {
       const want = q.get('resourceVersion');
@@ -90,8 +126,15 @@ export class Api {
     const key = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     // Filter first, on the stored objects, as kube-apiserver's watch cache does: objects that do not
     // match are neither copied nor serialised; only the page handed out is copied.
-    let items = this.store.select(gr, snapshotRv, (o) => (ns === undefined || o.metadata.namespace === ns)
-      && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o) && (after === '' || key(o) > after));
+    let items = this.store.select(
+      gr,
+      snapshotRv,
+      (o) =>
+        (ns === undefined || o.metadata.namespace === ns) &&
+        matchesLabels(labels, o.metadata.labels) &&
+        matchesFields(fields, o) &&
+        (after === '' || key(o) > after),
+    );
     const limit = this.opts.paging === false ? 0 : Number(q.get('limit') ?? 0);
     const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
     if (limit > 0 && items.length > limit) {
@@ -126,11 +169,17 @@ export class Api {
     const m = obj.metadata;
     m.uid = randomUUID();
     m.creationTimestamp = now();
-    delete m.deletionTimestamp; delete m.deletionGracePeriodSeconds; delete m.resourceVersion;
-    if (t.generation) m.generation = 1; else delete m.generation;
+    delete m.deletionTimestamp;
+    delete m.deletionGracePeriodSeconds;
+    delete m.resourceVersion;
+    if (t.generation) m.generation = 1;
+    else delete m.generation;
     this.admitOrThrow(t, obj, ctx, { create: true });
     if (m.name && this.store.get(gr, m.name, m.namespace)) throw errors.alreadyExists(t.group, t.resource, m.name);
-    if (!applied) { delete m.managedFields; recordUpdate(undefined, obj, manager, groupVersion(t)); }
+    if (!applied) {
+      delete m.managedFields;
+      recordUpdate(undefined, obj, manager, groupVersion(t));
+    }
     if (dryRun) return { code: 201, body: this.withType(t, obj) };
     const stored = this.store.commit('ADDED', gr, obj);
     this.gc.checkDangling(gr, stored);
@@ -151,7 +200,9 @@ export class Api {
       return this.createObject(t, obj, ctx, this.manager(ctx));
     }
     if (!obj.metadata.resourceVersion && !t.allowUnconditionalUpdate) {
-      throw errors.invalid(t.group, t.kind, name, [{ reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' }]);
+      throw errors.invalid(t.group, t.kind, name, [
+        { reason: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'Invalid value: 0x0: must be specified for an update' },
+      ]);
     }
     return this.updateExisting(t, cur, obj, ctx, this.manager(ctx));
   }
@@ -164,25 +215,47 @@ export class Api {
   }
 
   /** The common tail of every update: admission, server-owned fields, generation, managedFields, no-op detection, finalizers. */
-  private persist(t: ResourceType, cur: KubeObject, next: KubeObject, o: { manager: string; dryRun: boolean; ctx?: Ctx; applied?: boolean; skipAdmission?: boolean }): KubeObject {
+  private persist(
+    t: ResourceType,
+    cur: KubeObject,
+    next: KubeObject,
+    o: { manager: string; dryRun: boolean; ctx?: Ctx; applied?: boolean; skipAdmission?: boolean },
+  ): KubeObject {
     const gr = groupResource(t);
     const m = next.metadata;
-    m.name = cur.metadata.name; m.namespace = cur.metadata.namespace;
-    m.uid = cur.metadata.uid; m.creationTimestamp = cur.metadata.creationTimestamp;
-    if (cur.metadata.deletionTimestamp) { m.deletionTimestamp = cur.metadata.deletionTimestamp; m.deletionGracePeriodSeconds = cur.metadata.deletionGracePeriodSeconds; }
-    else { delete m.deletionTimestamp; delete m.deletionGracePeriodSeconds; }
+    m.name = cur.metadata.name;
+    m.namespace = cur.metadata.namespace;
+    m.uid = cur.metadata.uid;
+    m.creationTimestamp = cur.metadata.creationTimestamp;
+    if (cur.metadata.deletionTimestamp) {
+      m.deletionTimestamp = cur.metadata.deletionTimestamp;
+      m.deletionGracePeriodSeconds = cur.metadata.deletionGracePeriodSeconds;
+    } else {
+      delete m.deletionTimestamp;
+      delete m.deletionGracePeriodSeconds;
+    }
     m.resourceVersion = cur.metadata.resourceVersion;
     if (!o.skipAdmission) this.admitOrThrow(t, next, o.ctx ?? { user: '', query: new URLSearchParams(), warnings: [] }, { create: false, old: cur });
     if (cur.metadata.deletionTimestamp) {
       // While terminating, only removing finalizers is allowed (the real server forbids adding new ones).
       const added = (m.finalizers ?? []).filter((f) => !(cur.metadata.finalizers ?? []).includes(f));
-      if (added.length) throw errors.invalid(t.group, t.kind, m.name!, [{ reason: 'FieldValueForbidden', field: 'metadata.finalizers', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(', ')}}` }]);
+      if (added.length)
+        throw errors.invalid(t.group, t.kind, m.name!, [
+          {
+            reason: 'FieldValueForbidden',
+            field: 'metadata.finalizers',
+            message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(', ')}}`,
+          },
+        ]);
     }
     if (t.generation) {
       const body = (x: KubeObject) => canonical({ ...x, metadata: undefined, status: undefined });
       m.generation = (cur.metadata.generation ?? 1) + (body(cur) !== body(next) ? 1 : 0);
     }
-    if (!o.applied) { m.managedFields = cur.metadata.managedFields; recordUpdate(cur, next, o.manager, groupVersion(t)); }
+    if (!o.applied) {
+      m.managedFields = cur.metadata.managedFields;
+      recordUpdate(cur, next, o.manager, groupVersion(t));
+    }
     // A write that changes nothing is not a write: same resourceVersion, no watch event (etcd GuaranteedUpdate).
     const strip = (x: KubeObject) => canonical({ ...x, metadata: { ...x.metadata, managedFields: undefined } });
     if (strip(cur) === strip(next)) return cur;
@@ -198,17 +271,24 @@ export class Api {
   patch(t: ResourceType, ns: string | undefined, name: string, raw: Buffer, contentType: string, ctx: Ctx): Result {
     const gr = groupResource(t);
     const ct = contentType.split(';')[0]!.trim().toLowerCase();
-    const accepted = t.custom ? [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.apply] : [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.strategic, PATCH_TYPES.apply];
+    const accepted = t.custom
+      ? [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.apply]
+      : [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.strategic, PATCH_TYPES.apply];
     if (!(accepted as string[]).includes(ct)) throw errors.unsupportedMediaType(accepted);
     const cur = this.store.get(gr, name, ns);
     if (ct === PATCH_TYPES.apply) {
       const manager = requireFieldManager(ctx.query.get('fieldManager'));
       let applied: KubeObject;
-      try { applied = parseYaml(raw.toString('utf8')) as KubeObject; } catch (e) { throw errors.badRequest(`error decoding YAML: ${(e as Error).message}`); }
+      try {
+        applied = parseYaml(raw.toString('utf8')) as KubeObject;
+      } catch (e) {
+        throw errors.badRequest(`error decoding YAML: ${(e as Error).message}`);
+      }
       if (!isObj(applied)) throw errors.badRequest('error decoding patch: expected an object');
       if (!applied.apiVersion || !applied.kind) throw errors.badRequest(`Object 'Kind' is missing in '${raw.toString('utf8').slice(0, 200)}'`);
       const obj = this.decode(t, applied, ns);
-      if (obj.metadata.name && obj.metadata.name !== name) throw errors.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
+      if (obj.metadata.name && obj.metadata.name !== name)
+        throw errors.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
       obj.metadata.name = name;
       const force = ctx.query.get('force') === 'true';
       if (!cur) {
@@ -221,15 +301,22 @@ export class Api {
     }
     if (!cur) throw errors.notFound(t.group, t.resource, name);
     let patchBody: unknown;
-    try { patchBody = JSON.parse(raw.toString('utf8')); } catch (e) { throw errors.badRequest(`error decoding patch: ${(e as Error).message}`); }
+    try {
+      patchBody = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      throw errors.badRequest(`error decoding patch: ${(e as Error).message}`);
+    }
     const base = this.withType(t, cur);
     let next: unknown;
     if (ct === PATCH_TYPES.json) next = jsonPatch(base, patchBody);
-    else if (ct === PATCH_TYPES.merge) { if (!isObj(patchBody)) throw errors.badRequest('error decoding patch: expected an object'); next = mergePatch(base, patchBody); }
-    else next = strategicMergePatch(base, patchBody);
+    else if (ct === PATCH_TYPES.merge) {
+      if (!isObj(patchBody)) throw errors.badRequest('error decoding patch: expected an object');
+      next = mergePatch(base, patchBody);
+    } else next = strategicMergePatch(base, patchBody);
     if (!isObj(next) || !isObj(next.metadata)) throw errors.badRequest('patched object is not a valid object');
     const obj = next as KubeObject;
-    if (obj.metadata.name !== name) throw errors.badRequest(`the name of the object (${String(obj.metadata.name)}) does not match the name on the URL (${name})`);
+    if (obj.metadata.name !== name)
+      throw errors.badRequest(`the name of the object (${String(obj.metadata.name)}) does not match the name on the URL (${name})`);
     return this.updateExisting(t, cur, obj, ctx, this.manager(ctx));
   }
 
@@ -244,18 +331,34 @@ export class Api {
       throw errors.conflict(t.group, t.resource, name, `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${cur.metadata.uid}`);
     }
     if (pre.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
-      throw errors.conflict(t.group, t.resource, name, `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`);
+      throw errors.conflict(
+        t.group,
+        t.resource,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`,
+      );
     }
     const policy = String(opts.propagationPolicy ?? ctx.query.get('propagationPolicy') ?? 'Background');
     if (!['Background', 'Foreground', 'Orphan'].includes(policy)) {
-      throw errors.unprocessable(`DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan", "nil"`);
+      throw errors.unprocessable(
+        `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan", "nil"`,
+      );
     }
     const dryRun = isDryRun(ctx.query) || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
     const out = this.remove(t, cur, policy as 'Background' | 'Foreground' | 'Orphan', dryRun);
     // Like handlers/delete.go: 202 Accepted while finalizers keep the object around, 200 once it is gone.
     const pending = !!out.metadata.deletionTimestamp && !dryRun && !!this.store.get(gr, name, ns);
     if (t.returnDeletedObject || pending) return { code: pending ? 202 : 200, body: this.withType(t, out) };
-    return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: t.group || undefined, kind: t.resource, uid: cur.metadata.uid } } };
+    return {
+      code: 200,
+      body: {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: { name, group: t.group || undefined, kind: t.resource, uid: cur.metadata.uid },
+      },
+    };
   }
 
   deleteCollection(t: ResourceType, ns: string | undefined, body: unknown, ctx: Ctx): Result {
@@ -268,7 +371,8 @@ export class Api {
   private remove(t: ResourceType, cur: KubeObject, policy: 'Background' | 'Foreground' | 'Orphan', dryRun: boolean): KubeObject {
     const gr = groupResource(t);
     const finalizers = [...(cur.metadata.finalizers ?? [])];
-    if (policy === 'Foreground' && this.gc.dependentsOf(cur.metadata.uid!).length > 0 && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
+    if (policy === 'Foreground' && this.gc.dependentsOf(cur.metadata.uid!).length > 0 && !finalizers.includes('foregroundDeletion'))
+      finalizers.push('foregroundDeletion');
     if (finalizers.length > 0) {
       if (cur.metadata.deletionTimestamp) return cur;
       const next = clone(cur);
@@ -283,7 +387,13 @@ export class Api {
           const now2 = this.store.get(gr, cur.metadata.name!, cur.metadata.namespace);
           if (!now2 || now2.metadata.uid !== cur.metadata.uid) return;
           now2.metadata.finalizers = (now2.metadata.finalizers ?? []).filter((f) => f !== 'foregroundDeletion');
-          this.tryInternal(() => this.persist(t, this.store.get(gr, cur.metadata.name!, cur.metadata.namespace)!, now2, { manager: 'generic-garbage-collector', dryRun: false, skipAdmission: true }));
+          this.tryInternal(() =>
+            this.persist(t, this.store.get(gr, cur.metadata.name!, cur.metadata.namespace)!, now2, {
+              manager: 'generic-garbage-collector',
+              dryRun: false,
+              skipAdmission: true,
+            }),
+          );
         });
       }
       return stored;
@@ -340,9 +450,12 @@ export class Api {
       throw errors.badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${gv})`);
     }
     if (obj.kind !== undefined && obj.kind !== t.kind) {
-      throw errors.badRequest(`${String(obj.kind)} in version "${t.version}" cannot be handled as a ${t.kind}: no kind "${String(obj.kind)}" is registered for version "${gv}" in scheme`);
+      throw errors.badRequest(
+        `${String(obj.kind)} in version "${t.version}" cannot be handled as a ${t.kind}: no kind "${String(obj.kind)}" is registered for version "${gv}" in scheme`,
+      );
     }
-    obj.apiVersion = gv; obj.kind = t.kind;
+    obj.apiVersion = gv;
+    obj.kind = t.kind;
     if (!isObj(obj.metadata)) obj.metadata = {};
     if (t.namespaced) {
       if (obj.metadata.namespace && ns && obj.metadata.namespace !== ns) {
@@ -363,7 +476,9 @@ export class Api {
       const mode = ctx.query.get('fieldValidation') ?? 'Warn';
       if (mode === 'Strict') {
         const msgs = unknownFields.map((f) => `unknown field "${f}"`);
-        throw new ApiError(failure(400, 'BadRequest', `${t.kind} in version "${t.version}" cannot be handled as a ${t.kind}: strict decoding error: ${msgs.join(', ')}`));
+        throw new ApiError(
+          failure(400, 'BadRequest', `${t.kind} in version "${t.version}" cannot be handled as a ${t.kind}: strict decoding error: ${msgs.join(', ')}`),
+        );
       }
       if (mode === 'Warn') for (const f of unknownFields) ctx.warnings.push(`unknown field "${f}"`);
     }

@@ -7,8 +7,19 @@ import type { KubeObject, ManagedFieldsEntry } from './store.ts';
 type Path = string[];
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** Server-owned or identity fields that never appear in managedFields. */
-const IGNORED_META = new Set(['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields',
-  'deletionTimestamp', 'deletionGracePeriodSeconds', 'generateName', 'selfLink']);
+const IGNORED_META = new Set([
+  'name',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'managedFields',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'generateName',
+  'selfLink',
+]);
 
 const enc = (p: Path) => JSON.stringify(p);
 const dec = (s: string) => JSON.parse(s) as Path;
@@ -16,7 +27,12 @@ const dec = (s: string) => JSON.parse(s) as Path;
 /** Canonical JSON (sorted keys) so equality does not depend on key order. */
 export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (isObj(v)) return `{${Object.keys(v).filter((k) => v[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  if (isObj(v))
+    return `{${Object.keys(v)
+      .filter((k) => v[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v) ?? 'undefined';
 }
 
@@ -38,12 +54,18 @@ export function leafPaths(obj: unknown): Set<string> {
 
 export function valueAt(obj: unknown, p: Path): unknown {
   let cur = obj;
-  for (const k of p) { if (!isObj(cur)) return undefined; cur = cur[k]; }
+  for (const k of p) {
+    if (!isObj(cur)) return undefined;
+    cur = cur[k];
+  }
   return cur;
 }
 function deleteAt(obj: Record<string, unknown>, p: Path): void {
   let cur: unknown = obj;
-  for (const k of p.slice(0, -1)) { if (!isObj(cur)) return; cur = cur[k]; }
+  for (const k of p.slice(0, -1)) {
+    if (!isObj(cur)) return;
+    cur = cur[k];
+  }
   if (isObj(cur)) delete cur[p.at(-1)!];
 }
 
@@ -75,14 +97,17 @@ function deepMerge(base: unknown, over: unknown): unknown {
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-interface Owned { entry: ManagedFieldsEntry; paths: Set<string> }
+interface Owned {
+  entry: ManagedFieldsEntry;
+  paths: Set<string>;
+}
 function ownership(obj: KubeObject | undefined): Owned[] {
   return (obj?.metadata.managedFields ?? []).map((entry) => ({ entry, paths: fromFieldsV1(entry.fieldsV1) }));
 }
 function writeOwnership(obj: KubeObject, owned: Owned[]): void {
-  const entries = owned.filter((o) => o.paths.size > 0)
-    .map((o) => ({ ...o.entry, fieldsType: 'FieldsV1', fieldsV1: toFieldsV1([...o.paths].sort()) }));
-  if (entries.length) obj.metadata.managedFields = entries; else delete obj.metadata.managedFields;
+  const entries = owned.filter((o) => o.paths.size > 0).map((o) => ({ ...o.entry, fieldsType: 'FieldsV1', fieldsV1: toFieldsV1([...o.paths].sort()) }));
+  if (entries.length) obj.metadata.managedFields = entries;
+  else delete obj.metadata.managedFields;
 }
 
 /** The manager name the real server derives when a request names none: the User-Agent up to its first "/". */
@@ -100,7 +125,10 @@ export function recordUpdate(oldObj: KubeObject | undefined, newObj: KubeObject,
   }
   if (changed.length) {
     let mine = owned.find((o) => o.entry.manager === manager && o.entry.operation === 'Update' && !o.entry.subresource);
-    if (!mine) { mine = { entry: { manager, operation: 'Update', apiVersion }, paths: new Set() }; owned.push(mine); }
+    if (!mine) {
+      mine = { entry: { manager, operation: 'Update', apiVersion }, paths: new Set() };
+      owned.push(mine);
+    }
     for (const p of changed) mine.paths.add(p);
     mine.entry.time = now();
   }
@@ -124,10 +152,13 @@ export function serverSideApply(current: KubeObject | undefined, applied: KubeOb
     }
   }
   if (conflicts.length && !force) {
-    const causes = conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}" using ${c.apiVersion}`, field: '.' + dec(c.path).join('.') }));
+    const causes = conflicts.map((c) => ({
+      reason: 'FieldManagerConflict',
+      message: `conflict with "${c.manager}" using ${c.apiVersion}`,
+      field: '.' + dec(c.path).join('.'),
+    }));
     const head = conflicts.length === 1 ? 'Apply failed with 1 conflict' : `Apply failed with ${conflicts.length} conflicts`;
-    throw new ApiError(failure(409, 'Conflict', `${head}: ${causes.map((c) => `${c.message}: ${c.field}`).join('\n')}`,
-      { causes }));
+    throw new ApiError(failure(409, 'Conflict', `${head}: ${causes.map((c) => `${c.message}: ${c.field}`).join('\n')}`, { causes }));
   }
   // Forced: the other managers lose the contested fields.
   for (const c of conflicts) owned.find((o) => o.entry.manager === c.manager)?.paths.delete(c.path);
@@ -141,9 +172,13 @@ export function serverSideApply(current: KubeObject | undefined, applied: KubeOb
     if (owned.some((o) => o !== mine && o.paths.has(p))) continue;
     deleteAt(result, dec(p));
   }
-  if (!mine) { mine = { entry: { manager, operation: 'Apply', apiVersion }, paths: new Set() }; owned.push(mine); }
-  const changed = canonical([...before].sort()) !== canonical([...appliedPaths].sort())
-    || [...appliedPaths].some((p) => canonical(valueAt(current, dec(p))) !== canonical(valueAt(applied, dec(p))));
+  if (!mine) {
+    mine = { entry: { manager, operation: 'Apply', apiVersion }, paths: new Set() };
+    owned.push(mine);
+  }
+  const changed =
+    canonical([...before].sort()) !== canonical([...appliedPaths].sort()) ||
+    [...appliedPaths].some((p) => canonical(valueAt(current, dec(p))) !== canonical(valueAt(applied, dec(p))));
   mine.paths = appliedPaths;
   if (changed || !mine.entry.time) mine.entry.time = now();
   writeOwnership(result, owned);

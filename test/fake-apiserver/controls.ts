@@ -2,8 +2,16 @@
 // Outages and watch faults need the listener and the watch set, so server.ts implements those.
 import { errors, injected, type ApiError } from './status.ts';
 
-export interface FaultMatch { verb?: string; resource?: string }
-interface Fault { remaining: number; code: number; retryAfterSeconds?: number; match?: FaultMatch }
+export interface FaultMatch {
+  verb?: string;
+  resource?: string;
+}
+interface Fault {
+  remaining: number;
+  code: number;
+  retryAfterSeconds?: number;
+  match?: FaultMatch;
+}
 
 export class FaultState {
   latencyMs = 0;
@@ -13,7 +21,9 @@ export class FaultState {
   failNext(n: number, code: number, retryAfterSeconds?: number, match?: FaultMatch): void {
     this.faults.push({ remaining: n, code, retryAfterSeconds, match });
   }
-  conflictBurst(n: number): void { this.conflicts += n; }
+  conflictBurst(n: number): void {
+    this.conflicts += n;
+  }
 
   /** The injected error for this request, if any (consumes one). */
   takeFault(verb: string, resource: string): ApiError | undefined {
@@ -31,7 +41,11 @@ export class FaultState {
     return errors.conflict(group, resource, name);
   }
 
-  reset(): void { this.latencyMs = 0; this.faults = []; this.conflicts = 0; }
+  reset(): void {
+    this.latencyMs = 0;
+    this.faults = [];
+    this.conflicts = 0;
+  }
   pending(): { faults: number; conflicts: number } {
     return { faults: this.faults.reduce((a, f) => a + f.remaining, 0), conflicts: this.conflicts };
   }

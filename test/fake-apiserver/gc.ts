@@ -18,16 +18,25 @@ export class GarbageCollector {
   private readonly registry: Registry;
   private readonly hooks: GcHooks;
   constructor(store: Store, registry: Registry, hooks: GcHooks, delayMs: number) {
-    this.store = store; this.registry = registry; this.hooks = hooks; this.delayMs = delayMs;
+    this.store = store;
+    this.registry = registry;
+    this.hooks = hooks;
+    this.delayMs = delayMs;
   }
 
   private later(fn: () => void): void {
     // Asynchronous like the real controller: the owner's DELETE returns before dependents go.
-    const t = setTimeout(() => { this.timers.delete(t); fn(); }, this.delayMs);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, this.delayMs);
     this.timers.add(t);
   }
 
-  stop(): void { for (const t of this.timers) clearTimeout(t); this.timers.clear(); }
+  stop(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
 
   dependentsOf(uid: string): Array<[string, KubeObject]> {
     return [...this.store.all()].filter(([, o]) => (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid));

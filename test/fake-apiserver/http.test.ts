@@ -33,7 +33,9 @@ describe('auth, discovery and errors', () => {
       const r = await raw(none, 'GET', '/apis/projectcalico.org/v3/hostendpoints', { token: none.adminToken });
       assert.equal(r.status, 404);
       assert.equal(r.json.kind, 'Status');
-    } finally { await none.close(); }
+    } finally {
+      await none.close();
+    }
   });
   it('404 NotFound and 409 AlreadyExists carry proper Status details', async () => {
     const r = await api('GET', `${HEPS}/nope`);
@@ -87,7 +89,8 @@ describe('writes and resourceVersions', () => {
     assert.equal(stale.status, 409);
     assert.equal(stale.json.reason, 'Conflict');
     assert.match(stale.json.message, /the object has been modified; please apply your changes to the latest version and try again/);
-    const noRv: { metadata: Partial<WireMeta> } = structuredClone(u.json); delete noRv.metadata.resourceVersion;
+    const noRv: { metadata: Partial<WireMeta> } = structuredClone(u.json);
+    delete noRv.metadata.resourceVersion;
     const nr = await api('PUT', `${HEPS}/rv1`, { body: noRv });
     assert.equal(nr.status, 422);
     assert.equal(nr.json.details.causes[0]!.field, 'metadata.resourceVersion');
@@ -97,12 +100,18 @@ describe('writes and resourceVersions', () => {
     assert.equal(mp.json.metadata.resourceVersion, u.json.metadata.resourceVersion, 'no-op patch keeps RV');
     const label = await api('PATCH', `${HEPS}/rv1`, { body: { metadata: { labels: { a: 'b' } } }, contentType: 'application/merge-patch+json' });
     assert.equal(label.json.metadata.generation, 2, 'metadata-only change keeps generation');
-    const pre = await api('PATCH', `${HEPS}/rv1`, { body: { metadata: { resourceVersion: '1' }, spec: { interfaceName: 'eth3' } }, contentType: 'application/merge-patch+json' });
+    const pre = await api('PATCH', `${HEPS}/rv1`, {
+      body: { metadata: { resourceVersion: '1' }, spec: { interfaceName: 'eth3' } },
+      contentType: 'application/merge-patch+json',
+    });
     assert.equal(pre.status, 409, 'a resourceVersion in a patch is a precondition');
   });
   it('patch content types: json-patch, SSA (fieldManager required), 415 for strategic on CRs, strategic on nodes', async () => {
     await api('POST', HEPS, { body: hep('p1') });
-    const jp = await api('PATCH', `${HEPS}/p1`, { body: [{ op: 'replace', path: '/spec/interfaceName', value: 'eth9' }], contentType: 'application/json-patch+json' });
+    const jp = await api('PATCH', `${HEPS}/p1`, {
+      body: [{ op: 'replace', path: '/spec/interfaceName', value: 'eth9' }],
+      contentType: 'application/json-patch+json',
+    });
     assert.equal(jp.json.spec.interfaceName, 'eth9');
     const smp = await api('PATCH', `${HEPS}/p1`, { body: { spec: { interfaceName: 'x' } }, contentType: 'application/strategic-merge-patch+json' });
     assert.equal(smp.status, 415);
@@ -146,7 +155,11 @@ describe('writes and resourceVersions', () => {
     assert.ok(p1.metadata.continue);
     await api('DELETE', '/api/v1/nodes/pg-c');
     const p2 = (await api('GET', `/api/v1/nodes?labelSelector=pg&limit=2&continue=${p1.metadata.continue}`)).json;
-    assert.deepEqual(p2.items.map((i) => i.metadata.name), ['pg-c'], 'continue reads the snapshot of the first page');
+    assert.deepEqual(
+      p2.items.map((i) => i.metadata.name),
+      ['pg-c'],
+      'continue reads the snapshot of the first page',
+    );
     s.controls.compact();
     const gone = await api('GET', `/api/v1/nodes?limit=2&continue=${p1.metadata.continue}`);
     assert.equal(gone.status, 410);
@@ -159,10 +172,24 @@ describe('writes and resourceVersions', () => {
     assert.equal((await api('POST', '/api/v1/namespaces/nope/events', { body: ev })).status, 404);
     assert.equal((await api('POST', '/api/v1/namespaces/default/events', { body: ev })).status, 201);
     assert.equal((await api('GET', '/api/v1/events?fieldSelector=involvedObject.name%3Dn1')).json.items.length, 1);
-    const ev2 = { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'e2', namespace: 'default' }, regarding: { kind: 'Node', name: 'n1' }, reason: 'R', action: 'A', reportingController: 'c', reportingInstance: 'i', eventTime: new Date().toISOString() };
+    const ev2 = {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name: 'e2', namespace: 'default' },
+      regarding: { kind: 'Node', name: 'n1' },
+      reason: 'R',
+      action: 'A',
+      reportingController: 'c',
+      reportingInstance: 'i',
+      eventTime: new Date().toISOString(),
+    };
     assert.equal((await api('POST', '/apis/events.k8s.io/v1/namespaces/default/events', { body: ev2 })).status, 201);
     const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' }, spec: { holderIdentity: 'me' } };
-    assert.equal((await api('PUT', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/l', { body: lease })).status, 201, 'leases allow create on update');
+    assert.equal(
+      (await api('PUT', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/l', { body: lease })).status,
+      201,
+      'leases allow create on update',
+    );
   });
 });
 
@@ -201,8 +228,15 @@ describe('watch', () => {
   });
   it('honours timeoutSeconds, sendInitialEvents, dropWatches and hangWatches', async () => {
     const t = openWatch(s, '/api/v1/nodes?watch=true&timeoutSeconds=1&resourceVersion=' + s.store.resourceVersion, s.adminToken);
-    const init = openWatch(s, '/api/v1/nodes?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&labelSelector=role%3Dw', s.adminToken);
-    await waitFor(() => init.events.some((e) => e.type === 'BOOKMARK' && e.object.metadata.annotations?.['k8s.io/initial-events-end'] === 'true'), 'initial-events-end bookmark');
+    const init = openWatch(
+      s,
+      '/api/v1/nodes?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&labelSelector=role%3Dw',
+      s.adminToken,
+    );
+    await waitFor(
+      () => init.events.some((e) => e.type === 'BOOKMARK' && e.object.metadata.annotations?.['k8s.io/initial-events-end'] === 'true'),
+      'initial-events-end bookmark',
+    );
     assert.equal(init.events[0]!.type, 'ADDED');
     await waitFor(() => t.ended, 'timeoutSeconds ends the watch', 3000);
     const d = openWatch(s, '/api/v1/nodes?watch=true&resourceVersion=' + s.store.resourceVersion, s.adminToken);
@@ -276,22 +310,32 @@ describe('faults, RBAC and the request log', () => {
   it('refuse-mode outage closes the port for its duration', async () => {
     await s.controls.outage(150, 'refuse');
     await assert.rejects(api('GET', '/api/v1/nodes'), (e) => (e as NodeJS.ErrnoException).code === 'ECONNREFUSED');
-    await waitFor(async () => { try { return (await api('GET', '/api/v1/nodes')).status === 200; } catch { return false; } }, 'listening again');
+    await waitFor(async () => {
+      try {
+        return (await api('GET', '/api/v1/nodes')).status === 200;
+      } catch {
+        return false;
+      }
+    }, 'listening again');
   });
   it('logs every request with verb, path, code, watch flag and user', async () => {
     s.clearRequestLog();
     await api('GET', '/api/v1/nodes?limit=1');
     await api('GET', `${HEPS}/nope`);
-    assert.deepEqual(s.requestLog.map((e) => [e.verb, e.path, e.code, e.watch, e.user]), [
-      ['list', '/api/v1/nodes', 200, false, 'fake-admin'],
-      ['get', `${HEPS}/nope`, 404, false, 'fake-admin'],
-    ]);
+    assert.deepEqual(
+      s.requestLog.map((e) => [e.verb, e.path, e.code, e.watch, e.user]),
+      [
+        ['list', '/api/v1/nodes', 200, false, 'fake-admin'],
+        ['get', `${HEPS}/nope`, 404, false, 'fake-admin'],
+      ],
+    );
     assert.equal(s.requestLog[0]!.query, 'limit=1');
     assert.equal(s.requests({ resource: 'hostendpoints.projectcalico.org' }).length, 1);
   });
   it('RBAC: a ClusterRole allows exactly its rules; denials are 403 Forbidden and logged', async () => {
     const role = {
-      kind: 'ClusterRole', metadata: { name: 'agent' },
+      kind: 'ClusterRole',
+      metadata: { name: 'agent' },
       rules: [
         { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['projectcalico.org'], resources: ['hostendpoints'], verbs: ['get', 'list', 'watch', 'create', 'patch'] },
@@ -307,12 +351,20 @@ describe('faults, RBAC and the request log', () => {
       const del = await as('DELETE', `${HEPS}/r1`);
       assert.equal(del.status, 403);
       assert.equal(del.json.reason, 'Forbidden');
-      assert.equal(del.json.message, 'hostendpoints.projectcalico.org "r1" is forbidden: User "system:serviceaccount:x:agent" cannot delete resource "hostendpoints" in API group "projectcalico.org" at the cluster scope');
+      assert.equal(
+        del.json.message,
+        'hostendpoints.projectcalico.org "r1" is forbidden: User "system:serviceaccount:x:agent" cannot delete resource "hostendpoints" in API group "projectcalico.org" at the cluster scope',
+      );
       assert.equal((await as('GET', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/agent-prune')).status, 404, 'named lease allowed (absent)');
       assert.equal((await as('GET', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/other')).status, 403);
       assert.equal((await as('GET', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases')).status, 403, 'resourceNames never grant list');
       assert.equal((await client(r)('DELETE', `${HEPS}/r1`)).status, 200, 'the admin token bypasses RBAC');
-      assert.deepEqual(r.requests({ denied: true }).map((e) => e.verb), ['delete', 'get', 'list']);
-    } finally { await r.close(); }
+      assert.deepEqual(
+        r.requests({ denied: true }).map((e) => e.verb),
+        ['delete', 'get', 'list'],
+      );
+    } finally {
+      await r.close();
+    }
   });
 });

@@ -83,7 +83,10 @@ export interface FakeControls {
 }
 
 export interface FakeApiServer {
-  url: string; caPem: string; token: string; adminToken: string;
+  url: string;
+  caPem: string;
+  token: string;
+  adminToken: string;
   /** A KubeConfig with CA data and `token` (or the admin token). */
   kubeConfig(opts?: { admin?: boolean }): KubeConfig;
   kubeconfigYaml(opts?: { admin?: boolean }): string;
@@ -115,11 +118,13 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   const roles = opts.rbac ? loadClusterRoles(opts.rbac.clusterRole) : undefined;
 
   const typeOf = (gr: string): ResourceType => {
-    const t = registry.byGroupResource(gr) ?? (() => {
-      const c = registry.types.filter((x) => x.resource === gr);
-      if (c.length > 1) throw new Error(`"${gr}" is ambiguous: use one of ${c.map(groupResource).join(', ')}`);
-      return c[0];
-    })();
+    const t =
+      registry.byGroupResource(gr) ??
+      (() => {
+        const c = registry.types.filter((x) => x.resource === gr);
+        if (c.length > 1) throw new Error(`"${gr}" is ambiguous: use one of ${c.map(groupResource).join(', ')}`);
+        return c[0];
+      })();
     if (!t) throw new Error(`unknown resource "${gr}" (served: ${registry.types.map(groupResource).join(', ')})`);
     return t;
   };
@@ -130,37 +135,67 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   };
 
   const fakeStore: FakeStore = {
-    get: (gr, name, ns) => { const t = typeOf(gr); const o = store.get(groupResource(t), name, ns); return o && api.withType(t, o); },
-    list: (gr, ns) => { const t = typeOf(gr); return store.list(groupResource(t), ns).map((o) => api.withType(t, o)); },
+    get: (gr, name, ns) => {
+      const t = typeOf(gr);
+      const o = store.get(groupResource(t), name, ns);
+      return o && api.withType(t, o);
+    },
+    list: (gr, ns) => {
+      const t = typeOf(gr);
+      return store.list(groupResource(t), ns).map((o) => api.withType(t, o));
+    },
     put: (o) => api.put(typeOfObj(o), o),
     seed: (...objs) => objs.map((o) => api.put(typeOfObj(o), o)),
     delete: (gr, name, ns, policy) => api.removeDirect(typeOf(gr), name, ns, policy),
-    get resourceVersion() { return String(store.resourceVersion); },
+    get resourceVersion() {
+      return String(store.resourceVersion);
+    },
   };
   for (const ns of opts.namespaces ?? DEFAULT_NAMESPACES) fakeStore.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   for (const o of opts.seed ?? []) fakeStore.put(o);
 
   // `front` is created below; the controls close over it and run only after it exists.
   const controls: FakeControls = {
-    get latencyMs() { return front.faults.latencyMs; },
-    set latencyMs(v: number) { front.faults.latencyMs = v; },
+    get latencyMs() {
+      return front.faults.latencyMs;
+    },
+    set latencyMs(v: number) {
+      front.faults.latencyMs = v;
+    },
     failNext: (n, code, o = {}) => front.faults.failNext(n, code, o.retryAfterSeconds, { verb: o.verb, resource: o.resource }),
     outage: (ms, mode) => front.startOutage(ms, mode),
     dropWatches: (mode) => watches.dropAll(mode),
     hangWatches: (on) => watches.hang(on),
     conflictBurst: (n) => front.faults.conflictBurst(n),
     compact: (rv) => store.compact(rv),
-    get bookmarkIntervalMs() { return watches.opts.bookmarkIntervalMs; },
-    set bookmarkIntervalMs(v: number) { watches.opts.bookmarkIntervalMs = v; },
-    get gcDelayMs() { return api.gc.delayMs; },
-    set gcDelayMs(v: number) { api.gc.delayMs = v; },
+    get bookmarkIntervalMs() {
+      return watches.opts.bookmarkIntervalMs;
+    },
+    set bookmarkIntervalMs(v: number) {
+      watches.opts.bookmarkIntervalMs = v;
+    },
+    get gcDelayMs() {
+      return api.gc.delayMs;
+    },
+    set gcDelayMs(v: number) {
+      api.gc.delayMs = v;
+    },
     activeWatches: () => watches.active.size,
     watchEventsSent: () => [...watches.active].reduce((n, w) => n + w.sent, 0),
-    reset: () => { front.faults.reset(); watches.hang(false); },
+    reset: () => {
+      front.faults.reset();
+      watches.hang(false);
+    },
   };
 
   const front: HttpFront = new HttpFront({
-    tls, store, registry, api, watches, tokens, roles,
+    tls,
+    store,
+    registry,
+    api,
+    watches,
+    tokens,
+    roles,
     admin: (req, res, body, url) => Promise.resolve(adminHandler(req, res, body, url, { fakeStore, controls, front, store })),
   });
   await front.listen(opts.port ?? 0);
@@ -168,7 +203,10 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   const kcParams = (admin?: boolean) => ({ url, caPem: tls.caPem, token: admin ? adminToken : token });
 
   return {
-    url, caPem: tls.caPem, token, adminToken,
+    url,
+    caPem: tls.caPem,
+    token,
+    adminToken,
     kubeConfig: (o) => makeKubeConfig(kcParams(o?.admin)),
     kubeconfigYaml: (o) => kubeconfigYaml(kcParams(o?.admin)),
     writeKubeconfig: async (path, o) => {
@@ -178,29 +216,51 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     store: fakeStore,
     controls,
     requestLog: front.log,
-    clearRequestLog: () => { front.log.length = 0; },
+    clearRequestLog: () => {
+      front.log.length = 0;
+    },
     requests: (filter) => front.log.filter((e) => Object.entries(filter).every(([k, v]) => e[k as keyof RequestLogEntry] === v)),
-    close: async () => { api.gc.stop(); await front.close(); },
+    close: async () => {
+      api.gc.stop();
+      await front.close();
+    },
   };
 }
 
 // ---- /__fake/ admin endpoint (same token; documented in README) -------------------------------------------------
 
-interface AdminDeps { fakeStore: FakeStore; controls: FakeControls; front: HttpFront; store: Store }
+interface AdminDeps {
+  fakeStore: FakeStore;
+  controls: FakeControls;
+  front: HttpFront;
+  store: Store;
+}
 
 function adminHandler(req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL, d: AdminDeps): void {
-  const send = (code: number, v: unknown) => { res.writeHead(code, { 'Content-Type': 'application/json' }); res.end(JSON.stringify(v)); };
+  const send = (code: number, v: unknown) => {
+    res.writeHead(code, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(v));
+  };
   const seg = url.pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent); // after "__fake"
-  const json = () => (body.length ? JSON.parse(body.toString('utf8')) as Record<string, unknown> : {});
+  const json = () => (body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {});
   try {
     const m = req.method;
     if (seg[0] === 'log' && m === 'GET') {
       const since = Number(url.searchParams.get('since') ?? 0);
       return send(200, { total: d.front.log.length, entries: d.front.log.slice(since) });
     }
-    if (seg[0] === 'log' && m === 'DELETE') { d.front.log.length = 0; return send(200, { ok: true }); }
+    if (seg[0] === 'log' && m === 'DELETE') {
+      d.front.log.length = 0;
+      return send(200, { ok: true });
+    }
     if (seg[0] === 'state' && m === 'GET') {
-      return send(200, { resourceVersion: d.fakeStore.resourceVersion, oldestResourceVersion: String(d.store.oldestResourceVersion), activeWatches: d.controls.activeWatches(), pending: d.front.faults.pending(), latencyMs: d.controls.latencyMs });
+      return send(200, {
+        resourceVersion: d.fakeStore.resourceVersion,
+        oldestResourceVersion: String(d.store.oldestResourceVersion),
+        activeWatches: d.controls.activeWatches(),
+        pending: d.front.faults.pending(),
+        latencyMs: d.controls.latencyMs,
+      });
     }
     if (seg[0] === 'controls' && m === 'POST') {
       const c = json();
@@ -218,7 +278,12 @@ function adminHandler(req: IncomingMessage, res: ServerResponse, body: Buffer, u
       const out = c.outage as { ms: number; mode?: 'refuse' | 'reset' | '503' } | undefined;
       send(200, { ok: true, dropped });
       // An outage cuts this very connection, so it starts after the answer is flushed.
-      if (out) res.on('finish', () => { setImmediate(() => { void d.controls.outage(out.ms, out.mode); }); });
+      if (out)
+        res.on('finish', () => {
+          setImmediate(() => {
+            void d.controls.outage(out.ms, out.mode);
+          });
+        });
       return;
     }
     if (seg[0] === 'objects') {

@@ -2,12 +2,19 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 
-export interface KubeconfigParams { url: string; caPem: string; token: string; name?: string }
+export interface KubeconfigParams {
+  url: string;
+  caPem: string;
+  token: string;
+  name?: string;
+}
 
 export function kubeconfigObject(p: KubeconfigParams) {
   const name = p.name ?? 'fake-apiserver';
   return {
-    apiVersion: 'v1', kind: 'Config', preferences: {},
+    apiVersion: 'v1',
+    kind: 'Config',
+    preferences: {},
     clusters: [{ name, cluster: { server: p.url, 'certificate-authority-data': Buffer.from(p.caPem).toString('base64') } }],
     users: [{ name, user: { token: p.token } }],
     contexts: [{ name, context: { cluster: name, user: name } }],

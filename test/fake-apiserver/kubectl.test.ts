@@ -20,10 +20,14 @@ let kubeconfig: string;
 
 function kubectl(args: string[], opts: { kubeconfig?: string; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(kubectlPath, ['--kubeconfig', opts.kubeconfig ?? kubeconfig, '--cache-dir', join(dir, 'cache'), ...args],
-      { env: { ...process.env, HOME: dir, KUBECONFIG: '' }, timeout: 20000 }, (err, stdout, stderr) => {
+    const child = execFile(
+      kubectlPath,
+      ['--kubeconfig', opts.kubeconfig ?? kubeconfig, '--cache-dir', join(dir, 'cache'), ...args],
+      { env: { ...process.env, HOME: dir, KUBECONFIG: '' }, timeout: 20000 },
+      (err, stdout, stderr) => {
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-      });
+      },
+    );
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
 }
@@ -35,7 +39,10 @@ describe('kubectl fidelity', { skip }, () => {
     kubeconfig = join(dir, 'kubeconfig');
     await s.writeKubeconfig(kubeconfig);
   });
-  after(async () => { await s?.close(); if (dir) await rm(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await s?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
 
   it('get, label (strategic merge on nodes) and server-side apply of nodes', async () => {
     const node = JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'k1', labels: { a: 'b' } } });
@@ -89,10 +96,15 @@ describe('kubectl fidelity', { skip }, () => {
   });
 
   it('get -w streams adds, updates and deletes', async () => {
-    const child = spawn(kubectlPath, ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), 'get', 'hostendpoints.projectcalico.org', '-w', '--output-watch-events', '-o', 'json'],
-      { env: { ...process.env, HOME: dir, KUBECONFIG: '' } });
+    const child = spawn(
+      kubectlPath,
+      ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), 'get', 'hostendpoints.projectcalico.org', '-w', '--output-watch-events', '-o', 'json'],
+      { env: { ...process.env, HOME: dir, KUBECONFIG: '' } },
+    );
     let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
     try {
       await waitFor(() => s.requests({ verb: 'watch', resource: 'hostendpoints.projectcalico.org' }).length > 0, 'kubectl watching', 10000);
       s.store.put(hep('w-eth0', { node: 'k1' }));
@@ -101,7 +113,9 @@ describe('kubectl fidelity', { skip }, () => {
       await waitFor(() => (out.match(/"type":\s*"(ADDED|MODIFIED|DELETED)"/g) ?? []).length >= 3, 'three events printed', 10000);
       const types = [...out.matchAll(/"type":\s*"(ADDED|MODIFIED|DELETED)"/g)].map((m) => m[1]);
       assert.deepEqual(types, ['ADDED', 'MODIFIED', 'DELETED']);
-    } finally { child.kill('SIGTERM'); }
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   it('delete node: kubectl reports it and the garbage collector removes the HEPs the node owns', async () => {
@@ -114,14 +128,24 @@ describe('kubectl fidelity', { skip }, () => {
   });
 
   it('an RBAC-restricted kubeconfig gets Forbidden, as from a real cluster', async () => {
-    const r2 = await startFakeApiServer({ rbac: { clusterRole: { kind: 'ClusterRole', rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }] }, user: 'system:serviceaccount:kube-system:agent' } });
+    const r2 = await startFakeApiServer({
+      rbac: {
+        clusterRole: { kind: 'ClusterRole', rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }] },
+        user: 'system:serviceaccount:kube-system:agent',
+      },
+    });
     try {
       const kc = join(dir, 'restricted');
       await r2.writeKubeconfig(kc);
       assert.equal((await kubectl(['get', 'nodes'], { kubeconfig: kc })).code, 0);
       const r = await kubectl(['get', 'heps'], { kubeconfig: kc });
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /Error from server \(Forbidden\): hostendpoints.projectcalico.org is forbidden: User "system:serviceaccount:kube-system:agent" cannot list resource "hostendpoints" in API group "projectcalico.org" at the cluster scope/);
-    } finally { await r2.close(); }
+      assert.match(
+        r.stderr,
+        /Error from server \(Forbidden\): hostendpoints.projectcalico.org is forbidden: User "system:serviceaccount:kube-system:agent" cannot list resource "hostendpoints" in API group "projectcalico.org" at the cluster scope/,
+      );
+    } finally {
+      await r2.close();
+    }
   });
 });

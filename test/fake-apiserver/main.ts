@@ -38,17 +38,33 @@ const { values } = parseArgs({
     help: { type: 'boolean', default: false },
   },
 });
-if (values.help) { console.log(HELP); process.exit(0); }
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
 
-const groups = values.groups === 'none' ? [] : values.groups.split(',').map((g) => g.trim()).filter(Boolean);
+const groups =
+  values.groups === 'none'
+    ? []
+    : values.groups
+        .split(',')
+        .map((g) => g.trim())
+        .filter(Boolean);
 for (const g of groups) {
-  if (!(CALICO_GROUPS as readonly string[]).includes(g)) { console.error(`unknown group ${g}; use ${CALICO_GROUPS.join(', ')} or none`); process.exit(2); }
+  if (!(CALICO_GROUPS as readonly string[]).includes(g)) {
+    console.error(`unknown group ${g}; use ${CALICO_GROUPS.join(', ')} or none`);
+    process.exit(2);
+  }
 }
 
 const server = await startFakeApiServer({
-  port: Number(values.port), calicoGroups: groups as CalicoGroup[], token: values.token, adminToken: values['admin-token'],
+  port: Number(values.port),
+  calicoGroups: groups as CalicoGroup[],
+  token: values.token,
+  adminToken: values['admin-token'],
   rbac: values['rbac-clusterrole'] ? { clusterRole: values['rbac-clusterrole'], user: values['rbac-user'] } : undefined,
-  watchHistory: Number(values['watch-history']), bookmarkIntervalMs: Number(values['bookmark-interval-ms']),
+  watchHistory: Number(values['watch-history']),
+  bookmarkIntervalMs: Number(values['bookmark-interval-ms']),
   calicoRules: !values['no-calico-rules'],
   paging: !values['no-paging'],
 });

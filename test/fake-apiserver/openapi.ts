@@ -11,7 +11,11 @@ export function openapiIndex(reg: Registry): Record<string, unknown> {
   const paths: Record<string, { serverRelativeURL: string }> = {};
   for (const t of reg.types) {
     const p = gvPath(t);
-    const hash = createHash('sha256').update(JSON.stringify(openapiGroupVersion(reg, p))).digest('hex').slice(0, 32).toUpperCase();
+    const hash = createHash('sha256')
+      .update(JSON.stringify(openapiGroupVersion(reg, p)))
+      .digest('hex')
+      .slice(0, 32)
+      .toUpperCase();
     paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${hash}` };
   }
   return { paths };
@@ -28,12 +32,21 @@ export function openapiGroupVersion(reg: Registry, path: string): Record<string,
   for (const t of types) {
     const gvk = { group: t.group, version: t.version, kind: t.kind };
     const op = (action: string, params: unknown[]) => ({
-      operationId: `${action}${t.kind}`, 'x-kubernetes-action': action, 'x-kubernetes-group-version-kind': gvk,
-      parameters: params, responses: { '200': { description: 'OK' } },
+      operationId: `${action}${t.kind}`,
+      'x-kubernetes-action': action,
+      'x-kubernetes-group-version-kind': gvk,
+      parameters: params,
+      responses: { '200': { description: 'OK' } },
     });
     const base = `/${path}${t.namespaced ? '/namespaces/{namespace}' : ''}/${t.resource}`;
     paths[base] = { get: op('list', READ), post: op('post', WRITE), delete: op('deletecollection', WRITE) };
     paths[`${base}/{name}`] = { get: op('get', READ), put: op('put', WRITE), patch: op('patch', [...WRITE, param('force')]), delete: op('delete', WRITE) };
   }
-  return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.0-fake' }, paths, components: { schemas: {} }, 'x-group-version': groupVersion(types[0]!) };
+  return {
+    openapi: '3.0.0',
+    info: { title: 'Kubernetes', version: 'v1.32.0-fake' },
+    paths,
+    components: { schemas: {} },
+    'x-group-version': groupVersion(types[0]!),
+  };
 }

@@ -15,7 +15,9 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-function unescape(tok: string): string { return tok.replace(/~1/g, '/').replace(/~0/g, '~'); }
+function unescape(tok: string): string {
+  return tok.replace(/~1/g, '/').replace(/~0/g, '~');
+}
 function splitPointer(p: string): string[] {
   if (p === '') return [];
   if (!p.startsWith('/')) throw errors.badRequest(`json patch: invalid pointer "${p}"`);
@@ -38,20 +40,26 @@ export function jsonPatch(doc: unknown, ops: unknown): unknown {
   for (const op of ops) {
     if (!isObj(op) || typeof op.op !== 'string' || typeof op.path !== 'string') throw errors.badRequest('json patch: malformed operation');
     const toks = splitPointer(op.path);
-    const fail = (why: string): never => { throw errors.unprocessable(`jsonpatch ${String(op.op)} operation does not apply: ${why}`); };
+    const fail = (why: string): never => {
+      throw errors.unprocessable(`jsonpatch ${String(op.op)} operation does not apply: ${why}`);
+    };
     const parentOf = (t: string[]) => {
       const parent = getAt(root, t.slice(0, -1));
       if (!isObj(parent) && !Array.isArray(parent)) fail(`doc is missing path: "${String(op.path)}"`);
       return parent as Record<string, unknown> | unknown[];
     };
     const put = (t: string[], value: unknown, insert: boolean) => {
-      if (t.length === 0) { root = value; return; }
+      if (t.length === 0) {
+        root = value;
+        return;
+      }
       const parent = parentOf(t);
       const last = t.at(-1)!;
       if (Array.isArray(parent)) {
         const i = last === '-' ? parent.length : Number(last);
         if (!Number.isInteger(i) || i < 0 || i > parent.length) fail(`index out of bounds: ${last}`);
-        if (insert) parent.splice(i, 0, value); else parent[i] = value;
+        if (insert) parent.splice(i, 0, value);
+        else parent[i] = value;
       } else parent[last] = value;
     };
     const remove = (t: string[]) => {
@@ -68,15 +76,29 @@ export function jsonPatch(doc: unknown, ops: unknown): unknown {
       return v;
     };
     switch (op.op) {
-      case 'add': put(toks, structuredClone(op.value), true); break;
-      case 'remove': remove(toks); break;
-      case 'replace': if (getAt(root, toks) === undefined) fail(`doc is missing key: ${String(op.path)}`); put(toks, structuredClone(op.value), false); break;
-      case 'move': { const v = remove(splitPointer(String(op.from))); put(toks, v, true); break; }
-      case 'copy': put(toks, structuredClone(getAt(root, splitPointer(String(op.from)))), true); break;
+      case 'add':
+        put(toks, structuredClone(op.value), true);
+        break;
+      case 'remove':
+        remove(toks);
+        break;
+      case 'replace':
+        if (getAt(root, toks) === undefined) fail(`doc is missing key: ${String(op.path)}`);
+        put(toks, structuredClone(op.value), false);
+        break;
+      case 'move': {
+        const v = remove(splitPointer(String(op.from)));
+        put(toks, v, true);
+        break;
+      }
+      case 'copy':
+        put(toks, structuredClone(getAt(root, splitPointer(String(op.from)))), true);
+        break;
       case 'test':
         if (JSON.stringify(getAt(root, toks)) !== JSON.stringify(op.value)) throw errors.unprocessable(`testing value ${op.path} failed: test failed`);
         break;
-      default: throw errors.badRequest(`json patch: unknown operation "${op.op}"`);
+      default:
+        throw errors.badRequest(`json patch: unknown operation "${op.op}"`);
     }
   }
   return root;
@@ -97,7 +119,11 @@ const SMP_SET_LISTS = new Set(['metadata.finalizers']);
  */
 export function strategicMergePatch(target: unknown, patch: unknown, path = ''): unknown {
   if (!isObj(patch)) return structuredClone(patch);
-  if (patch.$patch === 'replace') { const p = { ...patch }; delete p.$patch; return p; }
+  if (patch.$patch === 'replace') {
+    const p = { ...patch };
+    delete p.$patch;
+    return p;
+  }
   if (patch.$patch === 'delete') return undefined;
   const out: Record<string, unknown> = isObj(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
@@ -108,15 +134,22 @@ export function strategicMergePatch(target: unknown, patch: unknown, path = ''):
       continue;
     }
     const p = path ? `${path}.${k}` : k;
-    if (v === null) { delete out[k]; continue; }
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
     const mergeKey = SMP_MERGE_KEYS[p];
     if (Array.isArray(v) && mergeKey && p !== 'status.images') {
       const cur = Array.isArray(out[k]) ? [...(out[k] as unknown[])] : [];
       for (const item of v) {
         if (!isObj(item)) continue;
         const i = cur.findIndex((c) => isObj(c) && c[mergeKey] === item[mergeKey]);
-        if (item.$patch === 'delete') { if (i >= 0) cur.splice(i, 1); continue; }
-        if (i >= 0) cur[i] = strategicMergePatch(cur[i], item, p); else cur.push(strategicMergePatch(undefined, item, p));
+        if (item.$patch === 'delete') {
+          if (i >= 0) cur.splice(i, 1);
+          continue;
+        }
+        if (i >= 0) cur[i] = strategicMergePatch(cur[i], item, p);
+        else cur.push(strategicMergePatch(undefined, item, p));
       }
       out[k] = cur;
     } else if (Array.isArray(v) && SMP_SET_LISTS.has(p)) {
@@ -125,7 +158,8 @@ export function strategicMergePatch(target: unknown, patch: unknown, path = ''):
       out[k] = cur;
     } else {
       const merged = strategicMergePatch(out[k], v, p);
-      if (merged === undefined) delete out[k]; else out[k] = merged;
+      if (merged === undefined) delete out[k];
+      else out[k] = merged;
     }
   }
   return out;

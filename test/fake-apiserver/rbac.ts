@@ -3,10 +3,27 @@
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 
-export interface PolicyRule { verbs: string[]; apiGroups?: string[]; resources?: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
-export interface ClusterRole { kind?: string; metadata?: { name?: string }; rules?: PolicyRule[] }
+export interface PolicyRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+export interface ClusterRole {
+  kind?: string;
+  metadata?: { name?: string };
+  rules?: PolicyRule[];
+}
 
-export interface Attributes { verb: string; group: string; resource: string; subresource?: string; name?: string; namespace?: string }
+export interface Attributes {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  name?: string;
+  namespace?: string;
+}
 
 /**
  * Accepts a parsed ClusterRole, an array of them, or a path to a YAML file (multi-document files are fine:
@@ -15,7 +32,9 @@ export interface Attributes { verb: string; group: string; resource: string; sub
 export function loadClusterRoles(src: object | string | Array<object | string>): ClusterRole[] {
   if (Array.isArray(src)) return src.flatMap(loadClusterRoles);
   if (typeof src === 'string') {
-    const docs = parseAllDocuments(readFileSync(src, 'utf8')).map((d) => d.toJS() as ClusterRole | null).filter(Boolean) as ClusterRole[];
+    const docs = parseAllDocuments(readFileSync(src, 'utf8'))
+      .map((d) => d.toJS() as ClusterRole | null)
+      .filter(Boolean) as ClusterRole[];
     const roles = docs.filter((d) => d.kind === 'ClusterRole');
     if (roles.length === 0) throw new Error(`${src}: no ClusterRole document found`);
     return roles;
@@ -29,8 +48,8 @@ export function ruleAllows(rule: PolicyRule, a: Attributes): boolean {
   if (!matches(rule.verbs, a.verb)) return false;
   if (!matches(rule.apiGroups, a.group)) return false;
   const res = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
-  const resOk = !!rule.resources && (rule.resources.includes('*') || rule.resources.includes(res)
-    || (!!a.subresource && rule.resources.includes(`*/${a.subresource}`)));
+  const resOk =
+    !!rule.resources && (rule.resources.includes('*') || rule.resources.includes(res) || (!!a.subresource && rule.resources.includes(`*/${a.subresource}`)));
   if (!resOk) return false;
   // resourceNames restricts requests that name an object; list/watch/create (no name) never match a named rule.
   if (rule.resourceNames && rule.resourceNames.length > 0) return !!a.name && rule.resourceNames.includes(a.name);

@@ -7,7 +7,14 @@ import { parseAllDocuments } from 'yaml';
 export type CalicoGroup = 'projectcalico.org/v3' | 'crd.projectcalico.org/v1';
 export const CALICO_GROUPS: readonly CalicoGroup[] = ['projectcalico.org/v3', 'crd.projectcalico.org/v1'];
 
-export interface PrinterColumn { name: string; type: string; jsonPath: string; description?: string; priority?: number; format?: string }
+export interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+  format?: string;
+}
 
 export interface ResourceType {
   group: string; // '' for core
@@ -42,8 +49,19 @@ const META_FIELDS = ['metadata.name', 'metadata.namespace'];
 
 function core(resource: string, singular: string, kind: string, namespaced: boolean, extra: Partial<ResourceType> = {}): ResourceType {
   return {
-    group: '', version: 'v1', resource, singular, kind, namespaced, shortNames: [], fieldLabels: META_FIELDS,
-    allowCreateOnUpdate: false, allowUnconditionalUpdate: true, returnDeletedObject: false, generation: false, custom: false,
+    group: '',
+    version: 'v1',
+    resource,
+    singular,
+    kind,
+    namespaced,
+    shortNames: [],
+    fieldLabels: META_FIELDS,
+    allowCreateOnUpdate: false,
+    allowUnconditionalUpdate: true,
+    returnDeletedObject: false,
+    generation: false,
+    custom: false,
     ...extra,
   };
 }
@@ -52,18 +70,33 @@ export const BUILTIN_TYPES: ResourceType[] = [
   core('namespaces', 'namespace', 'Namespace', false, { shortNames: ['ns'], fieldLabels: ['metadata.name', 'status.phase'] }),
   core('nodes', 'node', 'Node', false, { shortNames: ['no'], fieldLabels: ['metadata.name', 'spec.unschedulable'] }),
   core('events', 'event', 'Event', true, {
-    shortNames: ['ev'], allowCreateOnUpdate: true,
-    fieldLabels: [...META_FIELDS, 'involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid',
-      'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
+    shortNames: ['ev'],
+    allowCreateOnUpdate: true,
+    fieldLabels: [
+      ...META_FIELDS,
+      'involvedObject.kind',
+      'involvedObject.namespace',
+      'involvedObject.name',
+      'involvedObject.uid',
+      'involvedObject.apiVersion',
+      'involvedObject.resourceVersion',
+      'involvedObject.fieldPath',
+      'reason',
+      'reportingComponent',
+      'source',
+      'type',
+    ],
   }),
   {
     ...core('events', 'event', 'Event', true, { shortNames: ['ev'], allowCreateOnUpdate: true }),
-    group: 'events.k8s.io', version: 'v1',
+    group: 'events.k8s.io',
+    version: 'v1',
     fieldLabels: [...META_FIELDS, 'regarding.kind', 'regarding.namespace', 'regarding.name', 'regarding.uid', 'reason', 'type', 'reportingController'],
   },
   {
     ...core('leases', 'lease', 'Lease', true, { allowCreateOnUpdate: true, allowUnconditionalUpdate: false }),
-    group: 'coordination.k8s.io', version: 'v1',
+    group: 'coordination.k8s.io',
+    version: 'v1',
   },
 ];
 
@@ -73,7 +106,8 @@ const crdCache = new Map<string, ResourceType>();
 
 interface CrdDoc {
   spec: {
-    group: string; scope: string;
+    group: string;
+    scope: string;
     names: { plural: string; singular: string; kind: string; shortNames?: string[]; categories?: string[] };
     versions: Array<{ name: string; served: boolean; schema: { openAPIV3Schema: Record<string, unknown> }; additionalPrinterColumns?: PrinterColumn[] }>;
   };
@@ -84,11 +118,22 @@ export function typeFromCrd(crd: CrdDoc, version?: string): ResourceType {
   const v = crd.spec.versions.find((x) => (version ? x.name === version : x.served));
   if (!v) throw new Error(`CRD ${crd.spec.names.plural}.${crd.spec.group} has no version ${version ?? '(served)'}`);
   return {
-    group: crd.spec.group, version: v.name, resource: crd.spec.names.plural, singular: crd.spec.names.singular,
-    kind: crd.spec.names.kind, namespaced: crd.spec.scope === 'Namespaced', shortNames: crd.spec.names.shortNames ?? [],
-    categories: crd.spec.names.categories, fieldLabels: META_FIELDS, schema: v.schema.openAPIV3Schema,
+    group: crd.spec.group,
+    version: v.name,
+    resource: crd.spec.names.plural,
+    singular: crd.spec.names.singular,
+    kind: crd.spec.names.kind,
+    namespaced: crd.spec.scope === 'Namespaced',
+    shortNames: crd.spec.names.shortNames ?? [],
+    categories: crd.spec.names.categories,
+    fieldLabels: META_FIELDS,
+    schema: v.schema.openAPIV3Schema,
     printerColumns: v.additionalPrinterColumns ?? [],
-    allowCreateOnUpdate: false, allowUnconditionalUpdate: false, returnDeletedObject: true, generation: true, custom: true,
+    allowCreateOnUpdate: false,
+    allowUnconditionalUpdate: false,
+    returnDeletedObject: true,
+    generation: true,
+    custom: true,
   };
 }
 
@@ -120,8 +165,10 @@ export class Registry {
   }
   /** Resolves apiVersion + kind (as in an object or an ownerReference) to its type. */
   byKind(apiVersion: string, kind: string): ResourceType | undefined {
-    return this.types.find((t) => groupVersion(t) === apiVersion && t.kind === kind)
-      ?? this.types.find((t) => t.group === (apiVersion.includes('/') ? apiVersion.split('/')[0] : '') && t.kind === kind);
+    return (
+      this.types.find((t) => groupVersion(t) === apiVersion && t.kind === kind) ??
+      this.types.find((t) => t.group === (apiVersion.includes('/') ? apiVersion.split('/')[0] : '') && t.kind === kind)
+    );
   }
   /** Group -> versions, in registration order, for discovery. */
   groups(): Map<string, string[]> {

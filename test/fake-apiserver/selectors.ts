@@ -20,11 +20,16 @@ function bad(sel: string, why: string): never {
 /** Splits on commas that are not inside `( )`, so `a in (x,y),b` is two requirements. */
 function splitTop(s: string): string[] {
   const out: string[] = [];
-  let depth = 0, cur = '';
+  let depth = 0,
+    cur = '';
   for (const ch of s) {
     if (ch === '(') depth++;
     if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) { out.push(cur); cur = ''; continue; }
+    if (ch === ',' && depth === 0) {
+      out.push(cur);
+      cur = '';
+      continue;
+    }
     cur += ch;
   }
   out.push(cur);
@@ -47,10 +52,13 @@ export function parseLabelSelector(sel: string | undefined | null): LabelRequire
     const part = raw.trim();
     if (part === '') bad(sel, 'empty requirement');
     let m: RegExpMatchArray | null;
-    if ((m = part.match(/^!\s*([^\s=!<>(),]+)$/))) { reqs.push({ op: '!', key: checkKey(sel, m[1]!) }); continue; }
+    if ((m = part.match(/^!\s*([^\s=!<>(),]+)$/))) {
+      reqs.push({ op: '!', key: checkKey(sel, m[1]!) });
+      continue;
+    }
     if ((m = part.match(/^([^\s=!<>(),]+)\s+(in|notin)\s*\((.*)\)$/))) {
       const values = m[3]!.split(',').map((v) => v.trim());
-      if (values.length === 1 && values[0] === '') bad(sel, 'for \'in\', \'notin\' operators, values set can\'t be empty');
+      if (values.length === 1 && values[0] === '') bad(sel, "for 'in', 'notin' operators, values set can't be empty");
       reqs.push({ op: m[2] as 'in' | 'notin', key: checkKey(sel, m[1]!), values: values.map((v) => checkValue(sel, v)) });
       continue;
     }
@@ -63,7 +71,10 @@ export function parseLabelSelector(sel: string | undefined | null): LabelRequire
       reqs.push({ op: m[2] === '>' ? 'gt' : 'lt', key: checkKey(sel, m[1]!), value: Number(m[3]) });
       continue;
     }
-    if ((m = part.match(/^([^\s=!<>(),]+)$/))) { reqs.push({ op: 'exists', key: checkKey(sel, m[1]!) }); continue; }
+    if ((m = part.match(/^([^\s=!<>(),]+)$/))) {
+      reqs.push({ op: 'exists', key: checkKey(sel, m[1]!) });
+      continue;
+    }
     bad(sel, `found '${part}', expected: !, identifier, or 'end of string'`);
   }
   return reqs;
@@ -75,19 +86,31 @@ export function matchesLabels(reqs: LabelRequirement[], labels: Labels): boolean
     const has = Object.hasOwn(l, r.key);
     const v = l[r.key];
     switch (r.op) {
-      case 'exists': return has;
-      case '!': return !has;
-      case '=': return has && v === r.value;
-      case '!=': return !has || v !== r.value; // the real semantics: a missing label satisfies !=
-      case 'in': return has && r.values.includes(v!);
-      case 'notin': return !has || !r.values.includes(v!);
-      case 'gt': return has && /^-?\d+$/.test(v!) && Number(v) > r.value;
-      case 'lt': return has && /^-?\d+$/.test(v!) && Number(v) < r.value;
+      case 'exists':
+        return has;
+      case '!':
+        return !has;
+      case '=':
+        return has && v === r.value;
+      case '!=':
+        return !has || v !== r.value; // the real semantics: a missing label satisfies !=
+      case 'in':
+        return has && r.values.includes(v!);
+      case 'notin':
+        return !has || !r.values.includes(v!);
+      case 'gt':
+        return has && /^-?\d+$/.test(v!) && Number(v) > r.value;
+      case 'lt':
+        return has && /^-?\d+$/.test(v!) && Number(v) < r.value;
     }
   });
 }
 
-export interface FieldRequirement { field: string; op: '=' | '!='; value: string }
+export interface FieldRequirement {
+  field: string;
+  op: '=' | '!=';
+  value: string;
+}
 
 /** `supported` is the per-resource list of field labels the real server accepts (metadata.name, metadata.namespace, ...). */
 export function parseFieldSelector(sel: string | undefined | null, supported: readonly string[]): FieldRequirement[] {

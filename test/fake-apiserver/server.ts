@@ -17,28 +17,48 @@ import type { TlsMaterial } from './tls.ts';
 import { Watches } from './watch.ts';
 
 export interface RequestLogEntry {
-  time: string; method: string;
+  time: string;
+  method: string;
   /** Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection), or "discovery" / "admin" / "healthz" */
   verb: string;
-  path: string; query: string; code: number; watch: boolean;
-  user: string; userAgent: string;
+  path: string;
+  query: string;
+  code: number;
+  watch: boolean;
+  user: string;
+  userAgent: string;
   /** "nodes", "hostendpoints.projectcalico.org", ... for resource requests */
-  resource?: string; name?: string; namespace?: string; contentType?: string;
+  resource?: string;
+  name?: string;
+  namespace?: string;
+  contentType?: string;
   /** set when RBAC refused the request */
   denied?: boolean;
   /** set when a test control produced the answer */
   injected?: boolean;
 }
 
-export interface Identity { user: string; admin: boolean }
+export interface Identity {
+  user: string;
+  admin: boolean;
+}
 
 interface Route {
-  type: ResourceType; namespace?: string; name?: string; subresource?: string; legacyWatch: boolean;
+  type: ResourceType;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+  legacyWatch: boolean;
 }
 
 export interface ServerParts {
-  tls: TlsMaterial; store: Store; registry: Registry; api: Api; watches: Watches;
-  tokens: Map<string, Identity>; roles?: ClusterRole[];
+  tls: TlsMaterial;
+  store: Store;
+  registry: Registry;
+  api: Api;
+  watches: Watches;
+  tokens: Map<string, Identity>;
+  roles?: ClusterRole[];
   admin: (req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL) => Promise<void>;
 }
 
@@ -57,9 +77,14 @@ export class HttpFront {
   }
 
   private makeServer(): Server {
-    const s = createServer({ key: this.p.tls.keyPem, cert: this.p.tls.certPem }, (req, res) => { void this.handle(req, res); });
+    const s = createServer({ key: this.p.tls.keyPem, cert: this.p.tls.certPem }, (req, res) => {
+      void this.handle(req, res);
+    });
     s.on('secureConnection', (sock: Socket) => {
-      if (this.outage && this.outage.mode === 'reset' && Date.now() < this.outage.until) { sock.destroy(); return; }
+      if (this.outage && this.outage.mode === 'reset' && Date.now() < this.outage.until) {
+        sock.destroy();
+        return;
+      }
       this.sockets.add(sock);
       sock.on('close', () => this.sockets.delete(sock));
     });
@@ -88,7 +113,10 @@ export class HttpFront {
     this.outage = { until: Date.now() + ms, mode };
     const end = async () => {
       this.outage = undefined;
-      if (mode === 'refuse') { this.server = this.makeServer(); await this.listen(this.port); }
+      if (mode === 'refuse') {
+        this.server = this.makeServer();
+        await this.listen(this.port);
+      }
     };
     if (mode === 'refuse' || mode === 'reset') {
       this.p.watches.dropAll('reset');
@@ -98,12 +126,16 @@ export class HttpFront {
       const old = this.server;
       // Resolve once the listener is really closed, so a test's next connect is refused deterministically.
       return new Promise((resolve) => {
-        this.outage!.timer = setTimeout(() => { void end(); }, ms);
+        this.outage!.timer = setTimeout(() => {
+          void end();
+        }, ms);
         old.close(() => resolve());
         old.closeAllConnections();
       });
     }
-    this.outage.timer = setTimeout(() => { void end(); }, ms);
+    this.outage.timer = setTimeout(() => {
+      void end();
+    }, ms);
     return Promise.resolve();
   }
 
@@ -120,30 +152,51 @@ export class HttpFront {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
     const entry: RequestLogEntry = {
-      time: new Date().toISOString(), method: req.method ?? 'GET', verb: 'unknown', path: url.pathname, query: url.search.replace(/^\?/, ''),
-      code: 0, watch: false, user: '', userAgent: String(req.headers['user-agent'] ?? ''), contentType: req.headers['content-type'],
+      time: new Date().toISOString(),
+      method: req.method ?? 'GET',
+      verb: 'unknown',
+      path: url.pathname,
+      query: url.search.replace(/^\?/, ''),
+      code: 0,
+      watch: false,
+      user: '',
+      userAgent: String(req.headers['user-agent'] ?? ''),
+      contentType: req.headers['content-type'],
     };
     res.setHeader('Audit-Id', randomUUID());
     const finish = (r: Result, headers: Record<string, string | string[]> = {}) => {
       entry.code = r.code;
       this.log.push(entry);
-      if (res.headersSent) { res.end(); return; }
+      if (res.headersSent) {
+        res.end();
+        return;
+      }
       res.writeHead(r.code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', ...headers });
       res.end(JSON.stringify(r.body));
     };
     const fail = (e: unknown, extra: Partial<RequestLogEntry> = {}) => {
       Object.assign(entry, extra);
-      if (e instanceof ApiError) { finish({ code: e.code, body: e.status }, e.headers); return; }
+      if (e instanceof ApiError) {
+        finish({ code: e.code, body: e.status }, e.headers);
+        return;
+      }
       finish({ code: 500, body: failure(500, 'InternalError', `Internal error occurred: ${(e as Error).stack ?? String(e)}`) });
     };
     try {
       const body = await readBody(req);
       if (url.pathname === '/healthz' || url.pathname === '/readyz' || url.pathname === '/livez') {
-        entry.verb = 'healthz'; entry.code = 200; this.log.push(entry);
-        res.writeHead(200, { 'Content-Type': 'text/plain' }); res.end('ok'); return;
+        entry.verb = 'healthz';
+        entry.code = 200;
+        this.log.push(entry);
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end('ok');
+        return;
       }
       const id = this.authenticate(req);
-      if (!id) { entry.verb = 'unauthenticated'; throw errors.unauthorized(); }
+      if (!id) {
+        entry.verb = 'unauthenticated';
+        throw errors.unauthorized();
+      }
       entry.user = id.user;
       if (url.pathname.startsWith('/__fake/')) {
         entry.verb = 'admin';
@@ -158,22 +211,36 @@ export class HttpFront {
       }
       if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
       const disc = this.discovery(url.pathname);
-      if (disc) { entry.verb = 'discovery'; finish(disc); return; }
+      if (disc) {
+        entry.verb = 'discovery';
+        finish(disc);
+        return;
+      }
       const route = this.route(url.pathname);
       const method = req.method ?? 'GET';
       const watch = route.legacyWatch || url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
       const verb = verbOf(method, !!route.name, watch);
       Object.assign(entry, { verb, watch, resource: groupResource(route.type), name: route.name, namespace: route.namespace });
       if (this.p.roles && !id.admin) {
-        const ok = allowed(this.p.roles, { verb, group: route.type.group, resource: route.type.resource, subresource: route.subresource, name: route.name, namespace: route.namespace });
+        const ok = allowed(this.p.roles, {
+          verb,
+          group: route.type.group,
+          resource: route.type.resource,
+          subresource: route.subresource,
+          name: route.name,
+          namespace: route.namespace,
+        });
         if (!ok) {
           entry.denied = true;
           throw errors.forbidden(id.user, verb, route.type.group, route.type.resource, route.name, route.namespace);
         }
       }
-      const injectedErr = this.faults.takeFault(verb, groupResource(route.type))
-        ?? this.faults.takeConflict(verb, route.type.group, route.type.resource, route.name);
-      if (injectedErr) { entry.injected = true; throw injectedErr; }
+      const injectedErr =
+        this.faults.takeFault(verb, groupResource(route.type)) ?? this.faults.takeConflict(verb, route.type.group, route.type.resource, route.name);
+      if (injectedErr) {
+        entry.injected = true;
+        throw injectedErr;
+      }
       if (route.subresource) throw errors.notFound(route.type.group, `${route.type.resource}/${route.subresource}`, route.name ?? '');
       const ctx: Ctx = { user: id.user, userAgent: entry.userAgent, query: url.searchParams, warnings: [] };
       const table = wantsTable(req.headers.accept);
@@ -188,20 +255,40 @@ export class HttpFront {
       const json = () => parseJson(body);
       let r: Result;
       switch (verb) {
-        case 'get': r = this.p.api.get(route.type, route.namespace, route.name!); break;
-        case 'list': r = this.p.api.list(route.type, route.namespace, url.searchParams); break;
-        case 'create': r = this.p.api.create(route.type, route.namespace, json(), ctx); break;
-        case 'update': r = this.p.api.update(route.type, route.namespace, route.name!, json(), ctx); break;
-        case 'patch': r = this.p.api.patch(route.type, route.namespace, route.name!, body, String(req.headers['content-type'] ?? ''), ctx); break;
-        case 'delete': r = this.p.api.delete(route.type, route.namespace, route.name!, body.length ? json() : undefined, ctx); break;
-        case 'deletecollection': r = this.p.api.deleteCollection(route.type, route.namespace, body.length ? json() : undefined, ctx); break;
-        default: throw errors.methodNotAllowed();
+        case 'get':
+          r = this.p.api.get(route.type, route.namespace, route.name!);
+          break;
+        case 'list':
+          r = this.p.api.list(route.type, route.namespace, url.searchParams);
+          break;
+        case 'create':
+          r = this.p.api.create(route.type, route.namespace, json(), ctx);
+          break;
+        case 'update':
+          r = this.p.api.update(route.type, route.namespace, route.name!, json(), ctx);
+          break;
+        case 'patch':
+          r = this.p.api.patch(route.type, route.namespace, route.name!, body, String(req.headers['content-type'] ?? ''), ctx);
+          break;
+        case 'delete':
+          r = this.p.api.delete(route.type, route.namespace, route.name!, body.length ? json() : undefined, ctx);
+          break;
+        case 'deletecollection':
+          r = this.p.api.deleteCollection(route.type, route.namespace, body.length ? json() : undefined, ctx);
+          break;
+        default:
+          throw errors.methodNotAllowed();
       }
       if (table && (verb === 'get' || verb === 'list')) {
         const b = r.body as KubeObject & { items?: KubeObject[] };
         const withType = (o: KubeObject) => this.p.api.withType(route.type, o);
-        r = { code: r.code, body: verb === 'get' ? toTable(route.type, [b], { resourceVersion: b.metadata.resourceVersion }, includeObject)
-          : toTable(route.type, (b.items ?? []).map(withType), b.metadata, includeObject) };
+        r = {
+          code: r.code,
+          body:
+            verb === 'get'
+              ? toTable(route.type, [b], { resourceVersion: b.metadata.resourceVersion }, includeObject)
+              : toTable(route.type, (b.items ?? []).map(withType), b.metadata, includeObject),
+        };
       }
       const headers: Record<string, string | string[]> = {};
       if (ctx.warnings.length) headers.Warning = ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
@@ -248,13 +335,25 @@ export class HttpFront {
     const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
     const notFound = () => new ApiError(failure(404, 'NotFound', 'the server could not find the requested resource'));
     let g: string, v: string, rest: string[];
-    if (seg[0] === 'api' && seg.length >= 3) { g = ''; v = seg[1]!; rest = seg.slice(2); }
-    else if (seg[0] === 'apis' && seg.length >= 4) { g = seg[1]!; v = seg[2]!; rest = seg.slice(3); }
-    else throw notFound();
+    if (seg[0] === 'api' && seg.length >= 3) {
+      g = '';
+      v = seg[1]!;
+      rest = seg.slice(2);
+    } else if (seg[0] === 'apis' && seg.length >= 4) {
+      g = seg[1]!;
+      v = seg[2]!;
+      rest = seg.slice(3);
+    } else throw notFound();
     let legacyWatch = false;
-    if (rest[0] === 'watch') { legacyWatch = true; rest = rest.slice(1); }
+    if (rest[0] === 'watch') {
+      legacyWatch = true;
+      rest = rest.slice(1);
+    }
     let namespace: string | undefined;
-    if (rest[0] === 'namespaces' && rest.length >= 3) { namespace = rest[1]; rest = rest.slice(2); }
+    if (rest[0] === 'namespaces' && rest.length >= 3) {
+      namespace = rest[1];
+      rest = rest.slice(2);
+    }
     const [resource, name, subresource, ...extra] = rest;
     if (!resource || extra.length) throw notFound();
     const type = this.p.registry.find(g, v, resource);
@@ -267,12 +366,18 @@ export class HttpFront {
 
 function verbOf(method: string, named: boolean, watch: boolean): string {
   switch (method) {
-    case 'GET': return watch ? 'watch' : named ? 'get' : 'list';
-    case 'POST': return named ? 'unsupported' : 'create';
-    case 'PUT': return named ? 'update' : 'unsupported';
-    case 'PATCH': return named ? 'patch' : 'unsupported';
-    case 'DELETE': return named ? 'delete' : 'deletecollection';
-    default: return 'unsupported';
+    case 'GET':
+      return watch ? 'watch' : named ? 'get' : 'list';
+    case 'POST':
+      return named ? 'unsupported' : 'create';
+    case 'PUT':
+      return named ? 'update' : 'unsupported';
+    case 'PATCH':
+      return named ? 'patch' : 'unsupported';
+    case 'DELETE':
+      return named ? 'delete' : 'deletecollection';
+    default:
+      return 'unsupported';
   }
 }
 
@@ -284,7 +389,11 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) { reject(new ApiError(failure(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728'))); req.destroy(); return; }
+      if (size > MAX_BODY) {
+        reject(new ApiError(failure(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728')));
+        req.destroy();
+        return;
+      }
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -293,7 +402,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 function parseJson(body: Buffer): unknown {
-  try { return JSON.parse(body.toString('utf8')); } catch (e) {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (e) {
     throw errors.badRequest(`error decoding request body: ${(e as Error).message}`);
   }
 }

@@ -37,15 +37,33 @@ describe('standalone main.ts', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fake-standalone-'));
     await writeFile(join(dir, 'role.yaml'), ROLE);
-    child = spawn(process.execPath, [MAIN, '--port', '0', '--groups', 'crd.projectcalico.org/v1', '--kubeconfig-out', join(dir, 'kc', 'kubeconfig'),
-      '--rbac-clusterrole', join(dir, 'role.yaml'), '--rbac-user', 'system:serviceaccount:kube-system:agent'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(
+      process.execPath,
+      [
+        MAIN,
+        '--port',
+        '0',
+        '--groups',
+        'crd.projectcalico.org/v1',
+        '--kubeconfig-out',
+        join(dir, 'kc', 'kubeconfig'),
+        '--rbac-clusterrole',
+        join(dir, 'role.yaml'),
+        '--rbac-user',
+        'system:serviceaccount:kube-system:agent',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const line = await new Promise<string>((resolve, reject) => {
       createInterface({ input: child.stdout! }).once('line', resolve);
       child.once('exit', (c) => reject(new Error(`exited ${c}`)));
     });
     ready = parseJson<typeof ready>(line);
   });
-  after(async () => { if (child.exitCode === null) child.kill('SIGKILL'); await rm(dir, { recursive: true, force: true }); });
+  after(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('prints {url, kubeconfig, pid} and serves the configured group through the written kubeconfig', async () => {
     assert.match(ready.url, /^https:\/\/127\.0\.0\.1:\d+$/);
@@ -56,11 +74,19 @@ describe('standalone main.ts', () => {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const G = { group: 'crd.projectcalico.org', version: 'v1', plural: 'hostendpoints' };
     await custom.createClusterCustomObject({ ...G, body: hep('s1', {}, {}, 'crd.projectcalico.org/v1') });
-    const l = await custom.listClusterCustomObject(G) as { items: unknown[] };
+    const l = (await custom.listClusterCustomObject(G)) as { items: unknown[] };
     assert.equal(l.items.length, 1);
     const caPem = await readFile(ready.caFile, 'utf8');
-    assert.equal((await raw({ url: ready.url, caPem }, 'GET', '/apis/projectcalico.org/v3/hostendpoints', { token: ready.adminToken })).status, 404, 'v3 not served');
-    assert.equal((await raw({ url: ready.url, caPem }, 'DELETE', '/apis/crd.projectcalico.org/v1/hostendpoints/s1', { token: ready.token })).status, 403, 'RBAC from the YAML file');
+    assert.equal(
+      (await raw({ url: ready.url, caPem }, 'GET', '/apis/projectcalico.org/v3/hostendpoints', { token: ready.adminToken })).status,
+      404,
+      'v3 not served',
+    );
+    assert.equal(
+      (await raw({ url: ready.url, caPem }, 'DELETE', '/apis/crd.projectcalico.org/v1/hostendpoints/s1', { token: ready.token })).status,
+      403,
+      'RBAC from the YAML file',
+    );
     await kc.makeApiClient(CoreV1Api).listNode();
   });
 
@@ -75,14 +101,20 @@ describe('standalone main.ts', () => {
     assert.equal(r.status, 503);
     assert.equal(r.headers['retry-after'], '1');
     const log = await admin.log();
-    assert.deepEqual(log.entries.filter((e) => e.verb !== 'admin').map((e) => [e.verb, e.code, e.injected]), [['list', 503, true]]);
+    assert.deepEqual(
+      log.entries.filter((e) => e.verb !== 'admin').map((e) => [e.verb, e.code, e.injected]),
+      [['list', 503, true]],
+    );
     const st = await admin.state();
     assert.ok(Number(st.resourceVersion) > 0);
     assert.equal(await admin.delete('nodes', 'seeded'), true);
   });
 
   it('exits 0 on SIGTERM', async () => {
-    const code = await new Promise<number | null>((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); });
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    });
     assert.equal(code, 0);
   });
 });

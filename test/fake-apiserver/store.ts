@@ -2,19 +2,55 @@
 // resume and consistent snapshots, and compaction. No semantics beyond that (see api.ts for the verbs).
 import { errors } from './status.ts';
 
-export interface OwnerReference { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }
-export interface ManagedFieldsEntry { manager?: string; operation?: 'Apply' | 'Update'; apiVersion?: string; time?: string; fieldsType?: string; fieldsV1?: Record<string, unknown>; subresource?: string }
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: 'Apply' | 'Update';
+  apiVersion?: string;
+  time?: string;
+  fieldsType?: string;
+  fieldsV1?: Record<string, unknown>;
+  subresource?: string;
+}
 export interface ObjectMeta {
-  name?: string; generateName?: string; namespace?: string; uid?: string; resourceVersion?: string; generation?: number;
-  creationTimestamp?: string; deletionTimestamp?: string; deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>; annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[]; finalizers?: string[]; managedFields?: ManagedFieldsEntry[];
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  managedFields?: ManagedFieldsEntry[];
   [k: string]: unknown;
 }
-export interface KubeObject { apiVersion?: string; kind?: string; metadata: ObjectMeta; [k: string]: unknown }
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  [k: string]: unknown;
+}
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-export interface StoreEvent { rv: number; type: EventType; gr: string; object: KubeObject; prev?: KubeObject }
+export interface StoreEvent {
+  rv: number;
+  type: EventType;
+  gr: string;
+  object: KubeObject;
+  prev?: KubeObject;
+}
 
 export const clone = <T>(v: T): T => structuredClone(v);
 const key = (ns: string | undefined, name: string) => `${ns ?? ''}/${name}`;
@@ -35,12 +71,19 @@ export class Store {
     this.historyLimit = historyLimit;
   }
 
-  get resourceVersion(): number { return this.rvCounter; }
-  get oldestResourceVersion(): number { return this.oldestRv; }
+  get resourceVersion(): number {
+    return this.rvCounter;
+  }
+  get oldestResourceVersion(): number {
+    return this.oldestRv;
+  }
 
   private bucket(gr: string): Map<string, KubeObject> {
     let b = this.objects.get(gr);
-    if (!b) { b = new Map(); this.objects.set(gr, b); }
+    if (!b) {
+      b = new Map();
+      this.objects.set(gr, b);
+    }
     return b;
   }
 
@@ -67,7 +110,8 @@ export class Store {
       const state = new Map<string, KubeObject>(this.objects.get(gr)?.entries() ?? []);
       for (const e of later.reverse()) {
         const k = key(e.object.metadata.namespace, e.object.metadata.name!);
-        if (e.prev) state.set(k, e.prev); else state.delete(k);
+        if (e.prev) state.set(k, e.prev);
+        else state.delete(k);
       }
       entries = state.entries();
     }
@@ -89,7 +133,8 @@ export class Store {
     const rv = ++this.rvCounter;
     const stored = clone(obj);
     stored.metadata.resourceVersion = String(rv);
-    if (type === 'DELETED') b.delete(k); else b.set(k, stored);
+    if (type === 'DELETED') b.delete(k);
+    else b.set(k, stored);
     const ev: StoreEvent = { rv, type, gr, object: stored, prev };
     this.history.push(ev);
     while (this.history.length > this.historyLimit) this.oldestRv = this.history.shift()!.rv;

@@ -3,7 +3,13 @@
 import type { ResourceType } from './resources.ts';
 import type { KubeObject } from './store.ts';
 
-interface Column { name: string; type: string; format: string; description: string; priority: number }
+interface Column {
+  name: string;
+  type: string;
+  format: string;
+  description: string;
+  priority: number;
+}
 const col = (name: string, type = 'string', format = '', priority = 0): Column => ({ name, type, format, description: name, priority });
 
 export function wantsTable(accept: string | undefined): boolean {
@@ -43,25 +49,41 @@ function columnsFor(t: ResourceType): { cols: Column[]; cells: (o: KubeObject) =
     return {
       cols: [name, col('Status'), col('Roles'), col('Age'), col('Version')],
       cells: (o) => {
-        const conds = ((o.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions) ?? [];
+        const conds = (o.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? [];
         const ready = conds.find((c) => c.type === 'Ready');
         const status = ready ? (ready.status === 'True' ? 'Ready' : 'NotReady') : 'Unknown';
-        const roles = Object.keys(o.metadata.labels ?? {}).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.split('/')[1]).join(',') || '<none>';
+        const roles =
+          Object.keys(o.metadata.labels ?? {})
+            .filter((k) => k.startsWith('node-role.kubernetes.io/'))
+            .map((k) => k.split('/')[1])
+            .join(',') || '<none>';
         const version = (o.status as { nodeInfo?: { kubeletVersion?: string } } | undefined)?.nodeInfo?.kubeletVersion ?? '';
         return [o.metadata.name, o.metadata.deletionTimestamp ? `${status},SchedulingDisabled` : status, roles, age(o.metadata.creationTimestamp), version];
       },
     };
   }
   if (t.resource === 'namespaces') {
-    return { cols: [name, col('Status'), col('Age')], cells: (o) => [o.metadata.name, o.metadata.deletionTimestamp ? 'Terminating' : 'Active', age(o.metadata.creationTimestamp)] };
+    return {
+      cols: [name, col('Status'), col('Age')],
+      cells: (o) => [o.metadata.name, o.metadata.deletionTimestamp ? 'Terminating' : 'Active', age(o.metadata.creationTimestamp)],
+    };
   }
   if (t.resource === 'leases') {
-    return { cols: [name, col('Holder'), col('Age')], cells: (o) => [o.metadata.name, (o.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? '', age(o.metadata.creationTimestamp)] };
+    return {
+      cols: [name, col('Holder'), col('Age')],
+      cells: (o) => [o.metadata.name, (o.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? '', age(o.metadata.creationTimestamp)],
+    };
   }
   return { cols: [name, col('Age')], cells: (o) => [o.metadata.name, age(o.metadata.creationTimestamp)] };
 }
 
-export function toTable(t: ResourceType, objs: KubeObject[], listMeta: Record<string, unknown>, includeObject: string | null, withColumns = true): Record<string, unknown> {
+export function toTable(
+  t: ResourceType,
+  objs: KubeObject[],
+  listMeta: Record<string, unknown>,
+  includeObject: string | null,
+  withColumns = true,
+): Record<string, unknown> {
   const { cols, cells } = columnsFor(t);
   const rows = objs.map((o) => {
     const row: Record<string, unknown> = { cells: cells(o) };

@@ -9,30 +9,61 @@ import { parseJson } from '../helpers/json.ts';
  * with a TypeError where it is read.
  */
 export interface WireMeta {
-  name: string; namespace?: string; continue?: string; uid: string; resourceVersion: string; generation: number;
-  labels: Record<string, string>; annotations?: Record<string, string>;
-  creationTimestamp: string; deletionTimestamp?: string; finalizers?: string[];
+  name: string;
+  namespace?: string;
+  continue?: string;
+  uid: string;
+  resourceVersion: string;
+  generation: number;
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
   ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
   managedFields: { manager: string; operation?: string }[];
 }
 export interface WireBody {
-  kind: string; apiVersion: string; metadata: WireMeta;
-  spec: Record<string, unknown>; status: unknown;
+  kind: string;
+  apiVersion: string;
+  metadata: WireMeta;
+  spec: Record<string, unknown>;
+  status: unknown;
   items: WireBody[];
-  code: number; reason: string; message: string;
+  code: number;
+  reason: string;
+  message: string;
   details: { name?: string; group?: string; kind: string; causes: { field: string; reason: string; message?: string }[] };
-  groups: { name: string }[]; resources: { name: string; namespaced: boolean }[]; major: string;
+  groups: { name: string }[];
+  resources: { name: string; namespaced: boolean }[];
+  major: string;
 }
-export interface WatchEvent { type: string; object: WireBody }
+export interface WatchEvent {
+  type: string;
+  object: WireBody;
+}
 
-export interface RawResponse { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: WireBody }
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: WireBody;
+}
 
-export function raw(s: Pick<FakeApiServer, 'url' | 'caPem'>, method: string, path: string, o: { token?: string | null; body?: unknown; contentType?: string; accept?: string } = {}): Promise<RawResponse> {
+export function raw(
+  s: Pick<FakeApiServer, 'url' | 'caPem'>,
+  method: string,
+  path: string,
+  o: { token?: string | null; body?: unknown; contentType?: string; accept?: string } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const data = o.body === undefined ? undefined : Buffer.from(typeof o.body === 'string' ? o.body : JSON.stringify(o.body));
     const headers: Record<string, string | number> = {};
     if (o.token !== null && o.token !== undefined) headers.Authorization = `Bearer ${o.token}`;
-    if (data) { headers['Content-Type'] = o.contentType ?? 'application/json'; headers['Content-Length'] = data.length; }
+    if (data) {
+      headers['Content-Type'] = o.contentType ?? 'application/json';
+      headers['Content-Length'] = data.length;
+    }
     if (o.accept) headers.Accept = o.accept;
     const req = request(new URL(path, s.url), { method, ca: s.caPem, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -40,7 +71,11 @@ export function raw(s: Pick<FakeApiServer, 'url' | 'caPem'>, method: string, pat
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         let json: WireBody | undefined;
-        try { json = parseJson<WireBody>(text); } catch { json = undefined; }
+        try {
+          json = parseJson<WireBody>(text);
+        } catch {
+          json = undefined;
+        }
         // A body that is not JSON leaves `json` undefined; a test reading it then fails where it reads.
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: json as WireBody });
       });
@@ -66,17 +101,31 @@ export function openWatch(s: Pick<FakeApiServer, 'url' | 'caPem'>, path: string,
     res.on('data', (c: Buffer) => {
       buf += c.toString('utf8');
       let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) { const line = buf.slice(0, i); buf = buf.slice(i + 1); if (line.trim()) events.push(parseJson<WatchEvent>(line)); }
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.trim()) events.push(parseJson<WatchEvent>(line));
+      }
     });
-    res.on('end', () => { ended = true; });
-    res.on('error', () => { ended = true; });
+    res.on('end', () => {
+      ended = true;
+    });
+    res.on('error', () => {
+      ended = true;
+    });
   });
-  req.on('error', () => { ended = true; });
+  req.on('error', () => {
+    ended = true;
+  });
   req.end();
   return {
     events,
-    get ended() { return ended; },
-    get status() { return statusCode; },
+    get ended() {
+      return ended;
+    },
+    get status() {
+      return statusCode;
+    },
     stop: () => req.destroy(),
   };
 }
@@ -94,7 +143,10 @@ export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | u
 export const node = (name: string, labels: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels } });
 
 export const hep = (name: string, spec: Record<string, unknown> = {}, meta: Record<string, unknown> = {}, apiVersion = 'projectcalico.org/v3') => ({
-  apiVersion, kind: 'HostEndpoint', metadata: { name, ...meta }, spec: { node: 'n1', interfaceName: 'eth0', ...spec },
+  apiVersion,
+  kind: 'HostEndpoint',
+  metadata: { name, ...meta },
+  spec: { node: 'n1', interfaceName: 'eth0', ...spec },
 });
 
 export const HEPS = '/apis/projectcalico.org/v3/hostendpoints';

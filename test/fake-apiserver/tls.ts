@@ -8,13 +8,20 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export interface TlsMaterial { caPem: string; certPem: string; keyPem: string }
+export interface TlsMaterial {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
 
 let cached: Promise<TlsMaterial> | undefined;
 
 /** The process-wide CA + server certificate; generated on first use. */
 export function tlsMaterial(): Promise<TlsMaterial> {
-  cached ??= generate().catch((e: unknown) => { cached = undefined; throw e; });
+  cached ??= generate().catch((e: unknown) => {
+    cached = undefined;
+    throw e;
+  });
   return cached;
 }
 
@@ -23,17 +30,68 @@ async function generate(): Promise<TlsMaterial> {
   const p = (f: string) => join(dir, f);
   try {
     const ossl = (...args: string[]) => run('openssl', args, { cwd: dir });
-    await ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=fake-apiserver-ca', '-keyout', p('ca.key'), '-out', p('ca.crt'),
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-    await ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-subj', '/CN=kube-apiserver', '-keyout', p('server.key'), '-out', p('server.csr'));
-    await writeFile(p('ext.cnf'), [
-      'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc', '',
-    ].join('\n'));
-    await ossl('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial',
-      '-days', '2', '-extfile', p('ext.cnf'), '-out', p('server.crt'));
+    await ossl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=fake-apiserver-ca',
+      '-keyout',
+      p('ca.key'),
+      '-out',
+      p('ca.crt'),
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
+    await ossl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=kube-apiserver',
+      '-keyout',
+      p('server.key'),
+      '-out',
+      p('server.csr'),
+    );
+    await writeFile(
+      p('ext.cnf'),
+      [
+        'basicConstraints=CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc',
+        '',
+      ].join('\n'),
+    );
+    await ossl(
+      'x509',
+      '-req',
+      '-in',
+      p('server.csr'),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      p('ext.cnf'),
+      '-out',
+      p('server.crt'),
+    );
     const [caPem, certPem, keyPem] = await Promise.all([readFile(p('ca.crt'), 'utf8'), readFile(p('server.crt'), 'utf8'), readFile(p('server.key'), 'utf8')]);
     return { caPem, certPem, keyPem };
   } finally {

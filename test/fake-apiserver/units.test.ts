@@ -10,7 +10,14 @@ import type { KubeObject } from './store.ts';
 import { Store } from './store.ts';
 import { admit } from './validation.ts';
 
-const code = (fn: () => unknown) => { try { fn(); return 0; } catch (e) { return (e as ApiError).code; } };
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+    return 0;
+  } catch (e) {
+    return (e as ApiError).code;
+  }
+};
 
 describe('label selectors', () => {
   const L = { app: 'agent', tier: 'node', 'example.com/iface': 'eth0' };
@@ -33,7 +40,11 @@ describe('label selectors', () => {
   });
   it('rejects malformed selectors with 400', () => {
     for (const s of ['app in ()', 'a=b=c', '=x', 'app in (a', 'Bad Key=1', 'x=' + 'v'.repeat(64)]) {
-      assert.equal(code(() => parseLabelSelector(s)), 400, s);
+      assert.equal(
+        code(() => parseLabelSelector(s)),
+        400,
+        s,
+      );
     }
   });
 });
@@ -44,7 +55,10 @@ describe('field selectors', () => {
     assert.equal(matchesFields(parseFieldSelector('metadata.name=a', ['metadata.name']), o), true);
     assert.equal(matchesFields(parseFieldSelector('metadata.name!=a', ['metadata.name']), o), false);
     assert.equal(matchesFields(parseFieldSelector('metadata.name==a,metadata.namespace=ns', ['metadata.name', 'metadata.namespace']), o), true);
-    assert.equal(code(() => parseFieldSelector('spec.node=n1', ['metadata.name'])), 400);
+    assert.equal(
+      code(() => parseFieldSelector('spec.node=n1', ['metadata.name'])),
+      400,
+    );
   });
 });
 
@@ -54,17 +68,45 @@ describe('patch formats', () => {
   });
   it('json patch (RFC 6902) incl. test, and 422 when an op does not apply', () => {
     const doc = { metadata: { labels: { a: 'x' } }, spec: { l: [1] } };
-    assert.deepEqual(jsonPatch(doc, [{ op: 'add', path: '/metadata/labels/b~1c', value: 'y' }, { op: 'add', path: '/spec/l/-', value: 2 }, { op: 'test', path: '/spec/l/0', value: 1 }]),
-      { metadata: { labels: { a: 'x', 'b/c': 'y' } }, spec: { l: [1, 2] } });
-    assert.equal(code(() => jsonPatch(doc, [{ op: 'remove', path: '/metadata/labels/nope' }])), 422);
-    assert.equal(code(() => jsonPatch(doc, [{ op: 'test', path: '/spec/l/0', value: 9 }])), 422);
-    assert.equal(code(() => jsonPatch(doc, { not: 'a list' })), 400);
+    assert.deepEqual(
+      jsonPatch(doc, [
+        { op: 'add', path: '/metadata/labels/b~1c', value: 'y' },
+        { op: 'add', path: '/spec/l/-', value: 2 },
+        { op: 'test', path: '/spec/l/0', value: 1 },
+      ]),
+      { metadata: { labels: { a: 'x', 'b/c': 'y' } }, spec: { l: [1, 2] } },
+    );
+    assert.equal(
+      code(() => jsonPatch(doc, [{ op: 'remove', path: '/metadata/labels/nope' }])),
+      422,
+    );
+    assert.equal(
+      code(() => jsonPatch(doc, [{ op: 'test', path: '/spec/l/0', value: 9 }])),
+      422,
+    );
+    assert.equal(
+      code(() => jsonPatch(doc, { not: 'a list' })),
+      400,
+    );
   });
   it('strategic merge patch merges keyed lists and honours $patch/$deleteFromPrimitiveList', () => {
-    const node = { metadata: { labels: { a: '1' }, finalizers: ['x'] }, status: { conditions: [{ type: 'Ready', status: 'False' }, { type: 'DiskPressure', status: 'False' }] } };
+    const node = {
+      metadata: { labels: { a: '1' }, finalizers: ['x'] },
+      status: {
+        conditions: [
+          { type: 'Ready', status: 'False' },
+          { type: 'DiskPressure', status: 'False' },
+        ],
+      },
+    };
     const out = strategicMergePatch(node, {
       metadata: { labels: { b: '2' }, $setElementOrder: 'ignored', '$deleteFromPrimitiveList/finalizers': ['x'] },
-      status: { conditions: [{ type: 'Ready', status: 'True' }, { type: 'DiskPressure', $patch: 'delete' }] },
+      status: {
+        conditions: [
+          { type: 'Ready', status: 'True' },
+          { type: 'DiskPressure', $patch: 'delete' },
+        ],
+      },
     }) as { metadata: { labels: Record<string, string>; finalizers: string[] }; status: { conditions: unknown[] } };
     assert.deepEqual(out.metadata.labels, { a: '1', b: '2' });
     assert.deepEqual(out.metadata.finalizers, []);
@@ -84,13 +126,20 @@ describe('server-side apply', () => {
     edited.metadata.labels = { a: 'changed' };
     recordUpdate(o, edited, 'kubectl-label', 'v1');
     let err: ApiError | undefined;
-    try { serverSideApply(edited, { ...base, metadata: { name: 'n', labels: { a: '1' } } }, 'agent', false, 'v1'); } catch (e) { err = e as ApiError; }
+    try {
+      serverSideApply(edited, { ...base, metadata: { name: 'n', labels: { a: '1' } } }, 'agent', false, 'v1');
+    } catch (e) {
+      err = e as ApiError;
+    }
     assert.equal(err?.code, 409);
     assert.equal(err?.status.details?.causes?.[0]?.reason, 'FieldManagerConflict');
     assert.equal(err?.status.details?.causes?.[0]?.field, '.metadata.labels.a');
     const forced = serverSideApply(edited, { ...base, metadata: { name: 'n', labels: { a: '1' } } }, 'agent', true, 'v1');
     assert.equal(forced.metadata.labels?.a, '1');
-    assert.equal(forced.metadata.managedFields?.some((m) => m.manager === 'kubectl-label'), false);
+    assert.equal(
+      forced.metadata.managedFields?.some((m) => m.manager === 'kubectl-label'),
+      false,
+    );
   });
   it('ignores identity metadata in field sets', () => {
     assert.deepEqual([...leafPaths({ apiVersion: 'v1', kind: 'X', metadata: { name: 'n', uid: 'u', labels: { a: 'b' } } })], ['["metadata","labels","a"]']);
@@ -105,19 +154,27 @@ describe('admission of Calico objects', () => {
     return { obj, ...admit(obj, type, { create: true, calicoRules: true }) };
   };
   it('accepts a valid HostEndpoint in both groups', () => {
-    assert.deepEqual(run({ node: 'n1', interfaceName: 'eth0', expectedIPs: ['10.0.0.1', 'fd00::1'], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }).causes, []);
+    assert.deepEqual(
+      run({ node: 'n1', interfaceName: 'eth0', expectedIPs: ['10.0.0.1', 'fd00::1'], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }).causes,
+      [],
+    );
     assert.deepEqual(run({ node: 'n1', interfaceName: '*' }, 'h1', v1Hep).causes, []);
   });
   it('enforces maxLength, CEL rules, Calico interface/IP rules and name syntax', () => {
     const fields = (r: ReturnType<typeof run>) => r.causes.map((c) => `${c.field}|${c.reason}`);
     assert.ok(fields(run({ node: 'n1', interfaceName: 'a-very-long-interface' })).includes('spec.interfaceName|FieldValueTooLong'));
     const cel = run({ interfaceName: 'eth0' });
-    assert.ok(cel.causes.some((c) => c.field === 'spec' && c.message === 'Invalid value: "object": node must be specified'), JSON.stringify(cel.causes));
+    assert.ok(
+      cel.causes.some((c) => c.field === 'spec' && c.message === 'Invalid value: "object": node must be specified'),
+      JSON.stringify(cel.causes),
+    );
     assert.ok(run({ node: 'n1' }).causes.some((c) => c.message.includes('at least one of interfaceName or expectedIPs')));
     assert.ok(fields(run({ node: 'n1', interfaceName: 'eth 0' })).includes('spec.interfaceName|FieldValueInvalid'));
     assert.ok(fields(run({ node: 'n1', expectedIPs: ['not-an-ip'] })).includes('spec.expectedIPs[0]|FieldValueInvalid'));
     assert.ok(fields(run({ node: 'n1', expectedIPs: ['10.0.0.1', '10.0.0.1'] })).includes('spec.expectedIPs[1]|FieldValueDuplicate'));
-    assert.ok(fields(run({ node: 'n1', interfaceName: 'eth0', ports: [{ name: 'p', port: 70000, protocol: 'TCP' }] })).includes('spec.ports[0].port|FieldValueInvalid'));
+    assert.ok(
+      fields(run({ node: 'n1', interfaceName: 'eth0', ports: [{ name: 'p', port: 70000, protocol: 'TCP' }] })).includes('spec.ports[0].port|FieldValueInvalid'),
+    );
     assert.ok(fields(run({ node: 'n1', interfaceName: 'eth0' }, 'Bad_Name')).includes('metadata.name|FieldValueInvalid'));
     assert.ok(fields(run({ node: 'n1', interfaceName: 'eth0' }, 'x'.repeat(254))).includes('metadata.name|FieldValueInvalid'));
   });
@@ -129,7 +186,10 @@ describe('admission of Calico objects', () => {
   });
   it('evaluates GlobalNetworkPolicy CEL rules and applies schema defaults', () => {
     const r = run({ selector: 'all()', preDNAT: true, doNotTrack: true, applyOnForward: true }, 'p', gnpType);
-    assert.ok(r.causes.some((c) => c.reason === 'FieldValueForbidden' && c.message.includes('preDNAT and doNotTrack cannot both be true')), JSON.stringify(r.causes));
+    assert.ok(
+      r.causes.some((c) => c.reason === 'FieldValueForbidden' && c.message.includes('preDNAT and doNotTrack cannot both be true')),
+      JSON.stringify(r.causes),
+    );
     const ok = run({ selector: 'all()', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] }, 'p', gnpType);
     assert.deepEqual(ok.causes, []);
     assert.equal((ok.obj.spec as { tier?: unknown }).tier, 'default', 'schema default applied');
@@ -147,9 +207,16 @@ describe('store', () => {
     assert.deepEqual(s.snapshot('nodes', rvA)[0]?.metadata.labels, undefined);
     assert.equal(s.eventsSince(rvA).length, 2);
     s.compact();
-    assert.equal(code(() => s.eventsSince(rvA)), 410);
+    assert.equal(
+      code(() => s.eventsSince(rvA)),
+      410,
+    );
     for (let i = 0; i < 20; i++) s.commit('MODIFIED', 'nodes', { metadata: { name: 'a', labels: { i: String(i) } } });
-    assert.equal(code(() => s.eventsSince(s.resourceVersion - 15)), 410, 'history is bounded');
+    assert.equal(
+      code(() => s.eventsSince(s.resourceVersion - 15)),
+      410,
+      'history is bounded',
+    );
   });
 
   it('filters before copying: a selective list or snapshot reads every object but copies only the matches, in key order', () => {
@@ -158,10 +225,20 @@ describe('store', () => {
     const rv = s.resourceVersion;
     s.commit('MODIFIED', 'nodes', { metadata: { name: 'a', labels: { keep: 'no' } } });
     const seen: string[] = [];
-    const keep = (o: KubeObject) => { seen.push(o.metadata.name!); return o.metadata.labels?.['keep'] === 'yes'; };
-    assert.deepEqual(s.list('nodes', undefined, keep).map((o) => o.metadata.name), ['b', 'c']);
+    const keep = (o: KubeObject) => {
+      seen.push(o.metadata.name!);
+      return o.metadata.labels?.['keep'] === 'yes';
+    };
+    assert.deepEqual(
+      s.list('nodes', undefined, keep).map((o) => o.metadata.name),
+      ['b', 'c'],
+    );
     assert.equal(seen.length, 4, 'the predicate sees each stored object once');
-    assert.deepEqual(s.snapshot('nodes', rv, keep).map((o) => o.metadata.name), ['a', 'b', 'c'], 'the snapshot filters the state at rv');
+    assert.deepEqual(
+      s.snapshot('nodes', rv, keep).map((o) => o.metadata.name),
+      ['a', 'b', 'c'],
+      'the snapshot filters the state at rv',
+    );
     // select hands out the stored objects themselves (no copy); list and snapshot hand out copies.
     const stored = s.select('nodes', undefined, keep);
     assert.equal(stored[0], s.select('nodes', undefined, keep)[0]);

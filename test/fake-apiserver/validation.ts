@@ -20,7 +20,8 @@ const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const q = (v: unknown) => JSON.stringify(v);
 
-const SUBDOMAIN_MSG = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const SUBDOMAIN_MSG =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
 export function dnsSubdomainErrors(v: string): string[] {
   const errs: string[] = [];
@@ -39,12 +40,16 @@ function qualifiedNameErrors(key: string): string[] {
     if (prefix.length === 0) errs.push('prefix part must be non-empty');
     else errs.push(...dnsSubdomainErrors(prefix).map((e) => `prefix part ${e}`));
   } else if (parts.length > 2) {
-    return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"];
+    return [
+      "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+    ];
   }
   if (name.length === 0) errs.push('name part must be non-empty');
   else if (name.length > 63) errs.push('name part must be no more than 63 characters');
   if (name.length > 0 && !QUALIFIED_NAME.test(name)) {
-    errs.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
+    errs.push(
+      "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+    );
   }
   return errs;
 }
@@ -58,9 +63,14 @@ export function validateObjectMeta(obj: KubeObject, type: ResourceType, opts: { 
     causes.push({ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' });
   } else if (m.name) {
     // Namespaces are DNS labels; everything we serve else is a DNS subdomain (ValidateObjectMeta with NameIsDNSSubdomain).
-    const errs = type.resource === 'namespaces'
-      ? (DNS1123_LABEL.test(m.name) && m.name.length <= 63 ? [] : ["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"])
-      : dnsSubdomainErrors(m.name);
+    const errs =
+      type.resource === 'namespaces'
+        ? DNS1123_LABEL.test(m.name) && m.name.length <= 63
+          ? []
+          : [
+              "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+            ]
+        : dnsSubdomainErrors(m.name);
     for (const e of errs) invalid('metadata.name', m.name, e);
   }
   if (type.namespaced && !m.namespace) {
@@ -72,7 +82,12 @@ export function validateObjectMeta(obj: KubeObject, type: ResourceType, opts: { 
   for (const [k, v] of Object.entries(m.labels ?? {})) {
     for (const e of qualifiedNameErrors(k)) invalid('metadata.labels', k, e);
     if (typeof v !== 'string' || v.length > 63) invalid(`metadata.labels`, v, 'must be no more than 63 characters');
-    else if (!LABEL_VALUE.test(v)) invalid('metadata.labels', v, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
+    else if (!LABEL_VALUE.test(v))
+      invalid(
+        'metadata.labels',
+        v,
+        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+      );
   }
   let annBytes = 0;
   for (const [k, v] of Object.entries(m.annotations ?? {})) {
@@ -86,16 +101,34 @@ export function validateObjectMeta(obj: KubeObject, type: ResourceType, opts: { 
     }
   }
   if ((m.ownerReferences ?? []).filter((r) => r.controller).length > 1) {
-    causes.push({ reason: 'FieldValueInvalid', field: 'metadata.ownerReferences', message: 'Invalid value: "[...]": Only one reference can have Controller set to true' });
+    causes.push({
+      reason: 'FieldValueInvalid',
+      field: 'metadata.ownerReferences',
+      message: 'Invalid value: "[...]": Only one reference can have Controller set to true',
+    });
   }
   return causes;
 }
 
 // ---- structural schema: pruning, nulls, defaults ----------------------------------------------------------
 
-const OBJECT_META_FIELDS = new Set(['name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation',
-  'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences',
-  'finalizers', 'managedFields']);
+const OBJECT_META_FIELDS = new Set([
+  'name',
+  'generateName',
+  'namespace',
+  'selfLink',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'labels',
+  'annotations',
+  'ownerReferences',
+  'finalizers',
+  'managedFields',
+]);
 
 /** Returns the dotted paths of pruned unknown fields ("spec.foo") so the caller can warn or (Strict) reject. */
 export function pruneAndDefault(obj: KubeObject, schema: Schema): string[] {
@@ -103,11 +136,20 @@ export function pruneAndDefault(obj: KubeObject, schema: Schema): string[] {
   const props = (schema.properties ?? {}) as Record<string, Schema>;
   for (const k of Object.keys(obj)) {
     if (k === 'apiVersion' || k === 'kind' || k === 'metadata') continue;
-    if (!(k in props)) { unknown.push(k); delete obj[k]; continue; }
+    if (!(k in props)) {
+      unknown.push(k);
+      delete obj[k];
+      continue;
+    }
     const v = walk(obj[k], props[k]!, k, unknown);
-    if (v === undefined) delete obj[k]; else obj[k] = v;
+    if (v === undefined) delete obj[k];
+    else obj[k] = v;
   }
-  for (const k of Object.keys(obj.metadata)) if (!OBJECT_META_FIELDS.has(k)) { unknown.push(`metadata.${k}`); delete obj.metadata[k]; }
+  for (const k of Object.keys(obj.metadata))
+    if (!OBJECT_META_FIELDS.has(k)) {
+      unknown.push(`metadata.${k}`);
+      delete obj.metadata[k];
+    }
   applyDefaults(obj, schema);
   return unknown;
 }
@@ -125,15 +167,20 @@ function walk(v: unknown, s: Schema, path: string, unknown: string[]): unknown {
   for (const [k, c] of Object.entries(v)) {
     const p = `${path}.${k}`;
     const cs = props?.[k] ?? addl;
-    if (cs) { const w = walk(c, cs, p, unknown); if (w !== undefined) out[k] = w; }
-    else if (preserve || s.additionalProperties === true) out[k] = c;
+    if (cs) {
+      const w = walk(c, cs, p, unknown);
+      if (w !== undefined) out[k] = w;
+    } else if (preserve || s.additionalProperties === true) out[k] = c;
     else unknown.push(p);
   }
   return out;
 }
 
 function applyDefaults(v: unknown, s: Schema): void {
-  if (Array.isArray(v) && isObj(s.items)) { for (const x of v) applyDefaults(x, s.items); return; }
+  if (Array.isArray(v) && isObj(s.items)) {
+    for (const x of v) applyDefaults(x, s.items);
+    return;
+  }
   if (!isObj(v)) return;
   const props = (s.properties ?? {}) as Record<string, Schema>;
   for (const [k, cs] of Object.entries(props)) {
@@ -151,8 +198,9 @@ function toJsonSchema(s: Schema, isRoot = false): Schema {
   for (const [k, v] of Object.entries(s)) {
     if (k.startsWith('x-kubernetes-') || k === 'description' || k === 'nullable' || k === 'default' || k === 'example') continue;
     if (k === 'properties' && isObj(v)) {
-      out.properties = Object.fromEntries(Object.entries(v).map(([pk, pv]) =>
-        [pk, isRoot && pk === 'metadata' ? { type: 'object' } : toJsonSchema(pv as Schema)]));
+      out.properties = Object.fromEntries(
+        Object.entries(v).map(([pk, pv]) => [pk, isRoot && pk === 'metadata' ? { type: 'object' } : toJsonSchema(pv as Schema)]),
+      );
     } else if ((k === 'items' || k === 'additionalProperties' || k === 'not') && isObj(v)) out[k] = toJsonSchema(v);
     else if ((k === 'anyOf' || k === 'allOf' || k === 'oneOf') && Array.isArray(v)) out[k] = v.map((x) => toJsonSchema(x as Schema));
     else out[k] = v;
@@ -181,12 +229,18 @@ for (const f of ['uri', 'email', 'hostname', 'ipv4', 'ipv6', 'cidr', 'mac', 'uui
 const compiled = new WeakMap<Schema, ValidateFunction>();
 function validatorFor(schema: Schema): ValidateFunction {
   let v = compiled.get(schema);
-  if (!v) { v = ajv.compile(toJsonSchema(schema, true)); compiled.set(schema, v); }
+  if (!v) {
+    v = ajv.compile(toJsonSchema(schema, true));
+    compiled.set(schema, v);
+  }
   return v;
 }
 
 function fieldPath(instancePath: string): string {
-  return instancePath.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce((acc, t) => (/^\d+$/.test(t) ? `${acc}[${t}]` : acc ? `${acc}.${t}` : t), '');
 }
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v);
@@ -195,7 +249,10 @@ const show = (v: unknown) => (typeof v === 'string' ? q(v) : isObj(v) || Array.i
 function ajvCause(e: ErrorObject, obj: unknown): StatusCause | undefined {
   if (e.schemaPath.includes('/anyOf/')) return undefined; // branch noise; the anyOf error itself is reported
   const field = fieldPath(e.instancePath);
-  const value = e.instancePath.split('/').slice(1).reduce<unknown>((cur, t) => (isObj(cur) || Array.isArray(cur) ? (cur as Record<string, unknown>)[t] : undefined), obj);
+  const value = e.instancePath
+    .split('/')
+    .slice(1)
+    .reduce<unknown>((cur, t) => (isObj(cur) || Array.isArray(cur) ? (cur as Record<string, unknown>)[t] : undefined), obj);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'required': {
@@ -203,27 +260,59 @@ function ajvCause(e: ErrorObject, obj: unknown): StatusCause | undefined {
       return { reason: 'FieldValueRequired', field: f, message: 'Required value' };
     }
     case 'type':
-      return { reason: 'FieldValueTypeInvalid', field, message: `Invalid value: ${q(typeName(value))}: ${field} in body must be of type ${String(p.type)}: ${q(typeName(value))}` };
+      return {
+        reason: 'FieldValueTypeInvalid',
+        field,
+        message: `Invalid value: ${q(typeName(value))}: ${field} in body must be of type ${String(p.type)}: ${q(typeName(value))}`,
+      };
     case 'anyOf':
-      return { reason: 'FieldValueTypeInvalid', field, message: `Invalid value: ${q(typeName(value))}: ${field} in body must be of type integer or string: ${q(typeName(value))}` };
+      return {
+        reason: 'FieldValueTypeInvalid',
+        field,
+        message: `Invalid value: ${q(typeName(value))}: ${field} in body must be of type integer or string: ${q(typeName(value))}`,
+      };
     case 'maxLength':
       return { reason: 'FieldValueTooLong', field, message: `Too long: may not be more than ${String(p.limit)} bytes` };
     case 'minLength':
-      return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${show(value)}: ${field} in body should be at least ${String(p.limit)} chars long` };
+      return {
+        reason: 'FieldValueInvalid',
+        field,
+        message: `Invalid value: ${show(value)}: ${field} in body should be at least ${String(p.limit)} chars long`,
+      };
     case 'maximum':
-      return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${show(value)}: ${field} in body should be less than or equal to ${String(p.limit)}` };
+      return {
+        reason: 'FieldValueInvalid',
+        field,
+        message: `Invalid value: ${show(value)}: ${field} in body should be less than or equal to ${String(p.limit)}`,
+      };
     case 'minimum':
-      return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${show(value)}: ${field} in body should be greater than or equal to ${String(p.limit)}` };
+      return {
+        reason: 'FieldValueInvalid',
+        field,
+        message: `Invalid value: ${show(value)}: ${field} in body should be greater than or equal to ${String(p.limit)}`,
+      };
     case 'pattern':
       return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${show(value)}: ${field} in body should match '${String(p.pattern)}'` };
     case 'enum':
-      return { reason: 'FieldValueNotSupported', field, message: `Unsupported value: ${show(value)}: supported values: ${(p.allowedValues as unknown[]).map((x) => q(x)).join(', ')}` };
+      return {
+        reason: 'FieldValueNotSupported',
+        field,
+        message: `Unsupported value: ${show(value)}: supported values: ${(p.allowedValues as unknown[]).map((x) => q(x)).join(', ')}`,
+      };
     case 'maxItems':
       return { reason: 'FieldValueTooMany', field, message: `Too many: ${(value as unknown[]).length}: must have at most ${String(p.limit)} items` };
     case 'minItems':
-      return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${(value as unknown[]).length}: ${field} in body should have at least ${String(p.limit)} items` };
+      return {
+        reason: 'FieldValueInvalid',
+        field,
+        message: `Invalid value: ${(value as unknown[]).length}: ${field} in body should have at least ${String(p.limit)} items`,
+      };
     case 'format':
-      return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${show(value)}: ${field} in body must be of type ${String(p.format)}: ${show(value)}` };
+      return {
+        reason: 'FieldValueInvalid',
+        field,
+        message: `Invalid value: ${show(value)}: ${field} in body must be of type ${String(p.format)}: ${show(value)}`,
+      };
     default:
       return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${show(value)}: ${e.message ?? e.keyword}` };
   }
@@ -231,11 +320,20 @@ function ajvCause(e: ErrorObject, obj: unknown): StatusCause | undefined {
 
 // ---- x-kubernetes-validations (CEL) and list-type sets ------------------------------------------------------
 
-interface CelRule { rule: string; message?: string; messageExpression?: string; reason?: string; fieldPath?: string }
+interface CelRule {
+  rule: string;
+  message?: string;
+  messageExpression?: string;
+  reason?: string;
+  fieldPath?: string;
+}
 const celCache = new Map<string, ReturnType<typeof celParse>>();
 function celProgram(rule: string) {
   let p = celCache.get(rule);
-  if (!p) { p = celParse(rule); celCache.set(rule, p); }
+  if (!p) {
+    p = celParse(rule);
+    celCache.set(rule, p);
+  }
   return p;
 }
 /** CEL integers are int64: JSON integers become BigInt so `self.port >= 1` type-checks like in the apiserver. */
@@ -247,7 +345,10 @@ function toCel(v: unknown): unknown {
 }
 
 const REASON_PREFIX: Record<string, string> = {
-  FieldValueInvalid: 'Invalid value', FieldValueForbidden: 'Forbidden', FieldValueRequired: 'Required value', FieldValueDuplicate: 'Duplicate value',
+  FieldValueInvalid: 'Invalid value',
+  FieldValueForbidden: 'Forbidden',
+  FieldValueRequired: 'Required value',
+  FieldValueDuplicate: 'Duplicate value',
 };
 
 function celAndSets(v: unknown, old: unknown, s: Schema, path: string, causes: StatusCause[]): void {
@@ -284,7 +385,7 @@ function celAndSets(v: unknown, old: unknown, s: Schema, path: string, causes: S
   } else if (isObj(v)) {
     const props = (s.properties ?? {}) as Record<string, Schema>;
     for (const [k, x] of Object.entries(v)) {
-      const cs = props[k] ?? (isObj(s.additionalProperties) ? (s.additionalProperties) : undefined);
+      const cs = props[k] ?? (isObj(s.additionalProperties) ? s.additionalProperties : undefined);
       if (cs) celAndSets(x, isObj(old) ? old[k] : undefined, cs, path ? `${path}.${k}` : k, causes);
     }
   }
@@ -299,18 +400,26 @@ function calicoCauses(obj: KubeObject, type: ResourceType): StatusCause[] {
   if (type.kind === 'HostEndpoint') {
     const iface = spec.interfaceName;
     if (typeof iface === 'string' && iface !== '' && iface !== '*' && !IFACE_RE.test(iface)) {
-      causes.push({ reason: 'FieldValueInvalid', field: 'spec.interfaceName', message: `Invalid value: ${q(iface)}: must be "*" or match ^[a-zA-Z0-9_.-]{1,15}$` });
+      causes.push({
+        reason: 'FieldValueInvalid',
+        field: 'spec.interfaceName',
+        message: `Invalid value: ${q(iface)}: must be "*" or match ^[a-zA-Z0-9_.-]{1,15}$`,
+      });
     }
     if (Array.isArray(spec.expectedIPs)) {
       spec.expectedIPs.forEach((ip, i) => {
-        if (typeof ip !== 'string' || isIP(ip) === 0) causes.push({ reason: 'FieldValueInvalid', field: `spec.expectedIPs[${i}]`, message: `Invalid value: ${q(ip)}: must be a valid IP address` });
+        if (typeof ip !== 'string' || isIP(ip) === 0)
+          causes.push({ reason: 'FieldValueInvalid', field: `spec.expectedIPs[${i}]`, message: `Invalid value: ${q(ip)}: must be a valid IP address` });
       });
     }
   }
   return causes;
 }
 
-export interface AdmitResult { causes: StatusCause[]; unknownFields: string[] }
+export interface AdmitResult {
+  causes: StatusCause[];
+  unknownFields: string[];
+}
 
 /**
  * Prunes/defaults `obj` in place and returns the validation causes (empty: admitted).
@@ -322,7 +431,11 @@ export function admit(obj: KubeObject, type: ResourceType, opts: { create: boole
   if (type.schema) {
     unknownFields = pruneAndDefault(obj, type.schema);
     const validate = validatorFor(type.schema);
-    if (!validate(obj)) for (const e of validate.errors ?? []) { const c = ajvCause(e, obj); if (c) causes.push(c); }
+    if (!validate(obj))
+      for (const e of validate.errors ?? []) {
+        const c = ajvCause(e, obj);
+        if (c) causes.push(c);
+      }
     const props = (type.schema.properties ?? {}) as Record<string, Schema>;
     for (const [k, s] of Object.entries(props)) {
       if (k !== 'metadata') celAndSets(obj[k], opts.old?.[k], s, k, causes);

@@ -8,7 +8,9 @@ import { ApiError } from './status.ts';
 import type { KubeObject, Store, StoreEvent } from './store.ts';
 import { toTable } from './table.ts';
 
-export interface WatchOptions { bookmarkIntervalMs: number }
+export interface WatchOptions {
+  bookmarkIntervalMs: number;
+}
 
 export class ActiveWatch {
   readonly res: ServerResponse;
@@ -16,8 +18,13 @@ export class ActiveWatch {
   hung = false;
   sent = 0;
   private readonly cleanups: Array<() => void> = [];
-  constructor(res: ServerResponse, type: ResourceType) { this.res = res; this.type = type; }
-  onClose(fn: () => void): void { this.cleanups.push(fn); }
+  constructor(res: ServerResponse, type: ResourceType) {
+    this.res = res;
+    this.type = type;
+  }
+  onClose(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
   write(ev: Record<string, unknown>): void {
     if (this.hung || this.res.writableEnded || this.res.destroyed) return;
     this.sent++;
@@ -37,7 +44,10 @@ export class Watches {
   hangNew = false;
   private readonly store: Store;
   opts: WatchOptions;
-  constructor(store: Store, opts: WatchOptions) { this.store = store; this.opts = opts; }
+  constructor(store: Store, opts: WatchOptions) {
+    this.store = store;
+    this.opts = opts;
+  }
 
   /**
    * Starts a watch on `res`. Throws (before any header is written) for bad selectors; a too-old
@@ -55,8 +65,8 @@ export class Watches {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
 
-    const match = (o: KubeObject | undefined) => !!o && (ns === undefined || o.metadata.namespace === ns)
-      && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o);
+    const match = (o: KubeObject | undefined) =>
+      !!o && (ns === undefined || o.metadata.namespace === ns) && matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o);
     let first = true;
     const encode = (o: KubeObject): Record<string, unknown> => {
       const full = { apiVersion: groupVersion(t), kind: t.kind, ...o };
@@ -70,9 +80,11 @@ export class Watches {
       if (e.gr !== gr) return;
       const now = match(e.object);
       const before = e.type === 'MODIFIED' && match(e.prev);
-      if (e.type === 'ADDED') { if (now) send('ADDED', e.object); }
-      else if (e.type === 'DELETED') { if (now) send('DELETED', e.object); }
-      else if (now && before) send('MODIFIED', e.object);
+      if (e.type === 'ADDED') {
+        if (now) send('ADDED', e.object);
+      } else if (e.type === 'DELETED') {
+        if (now) send('DELETED', e.object);
+      } else if (now && before) send('MODIFIED', e.object);
       else if (now) send('ADDED', e.object);
       else if (before) send('DELETED', e.object); // left the selector: watchers see it disappear
     };
@@ -84,7 +96,16 @@ export class Watches {
     } else {
       const n = Number(rvParam);
       try {
-        if (!Number.isInteger(n)) throw new ApiError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `invalid resource version: ${rvParam}`, reason: 'BadRequest', code: 400 });
+        if (!Number.isInteger(n))
+          throw new ApiError({
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message: `invalid resource version: ${rvParam}`,
+            reason: 'BadRequest',
+            code: 400,
+          });
         backlog = this.store.eventsSince(n, gr);
       } catch (e) {
         if (!(e instanceof ApiError)) throw e;
@@ -99,10 +120,15 @@ export class Watches {
     w.onClose(() => this.active.delete(w));
     for (const o of synthetic) send('ADDED', o);
     for (const e of backlog) deliver(e);
-    const bookmark = (annotations?: Record<string, string>) => w.write({
-      type: 'BOOKMARK',
-      object: { kind: t.kind, apiVersion: groupVersion(t), metadata: { resourceVersion: String(this.store.resourceVersion), ...(annotations ? { annotations } : {}) } },
-    });
+    const bookmark = (annotations?: Record<string, string>) =>
+      w.write({
+        type: 'BOOKMARK',
+        object: {
+          kind: t.kind,
+          apiVersion: groupVersion(t),
+          metadata: { resourceVersion: String(this.store.resourceVersion), ...(annotations ? { annotations } : {}) },
+        },
+      });
     if (initial && bookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
     if (bookmarks && this.opts.bookmarkIntervalMs > 0) {
       const iv = setInterval(() => bookmark(), this.opts.bookmarkIntervalMs);

@@ -72,7 +72,9 @@ describe('chart files', () => {
   test("values.yaml config covers every key of the agent's schema, and nothing else", () => {
     // nodeName is per pod (NODE_NAME from the downward API); a ConfigMap shared by all nodes must not set it.
     // requirePolicy is deprecated (policyGuard.mode replaces it) and not shipped.
-    const schemaKeys = schemaKeyPaths(configSchema).filter((k) => k !== 'nodeName' && k !== 'requirePolicy').sort();
+    const schemaKeys = schemaKeyPaths(configSchema)
+      .filter((k) => k !== 'nodeName' && k !== 'requirePolicy')
+      .sort();
     assert.ok(schemaKeys.length >= 20, `walked the schema: ${schemaKeys.join(', ')}`);
     assert.deepEqual(valueKeyPaths(values['config']).sort(), schemaKeys);
   });
@@ -82,9 +84,13 @@ describe('chart files', () => {
     assert.deepEqual(undocumented, [], 'keys without a `# -- ` description in values.yaml');
     const documented = new Set(docs.map((d) => d.key));
     for (const top of Object.keys(values)) {
-      assert.ok([...documented].some((k) => k === top || k.startsWith(`${top}.`)), `${top} is documented`);
+      assert.ok(
+        [...documented].some((k) => k === top || k.startsWith(`${top}.`)),
+        `${top} is documented`,
+      );
     }
-    for (const key of schemaKeyPaths(configSchema).filter((k) => k !== 'nodeName' && k !== 'requirePolicy')) assert.ok(documented.has(`config.${key}`), `config.${key}`);
+    for (const key of schemaKeyPaths(configSchema).filter((k) => k !== 'nodeName' && k !== 'requirePolicy'))
+      assert.ok(documented.has(`config.${key}`), `config.${key}`);
     const readme = await read('README.md');
     for (const d of docs) assert.ok(readme.includes(`| \`${d.key}\` |`), `README.md lists ${d.key}`);
   });

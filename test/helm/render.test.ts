@@ -12,13 +12,23 @@ import { DEPLOY, find, kustomize, kustomizeSkipReason, kustomizeWith, parseObjec
 import { CHART, NAMESPACE, RELEASE, helmSkipReason, helmWithValues, template, templateResult } from './helm.ts';
 import { helm } from '../../scripts/helm-tools.ts';
 import { prereq } from '../helpers/prereq.ts';
-import type { V1ClusterRole, V1ClusterRoleBinding, V1ConfigMap, V1DaemonSet, V1ValidatingAdmissionPolicy, V1ValidatingAdmissionPolicyBinding } from '@kubernetes/client-node';
+import type {
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1ConfigMap,
+  V1DaemonSet,
+  V1ValidatingAdmissionPolicy,
+  V1ValidatingAdmissionPolicyBinding,
+} from '@kubernetes/client-node';
 
 /** A rendered object, with the parts the normalizers rewrite declared (the rest is compared as is). */
 interface Rendered extends KubeObject {
   spec?: {
     selector?: { matchLabels?: Record<string, string> };
-    template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { volumes?: { configMap?: { name: string } }[] } };
+    template?: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec?: { volumes?: { configMap?: { name: string } }[] };
+    };
   };
   data?: Record<string, unknown>;
 }
@@ -50,7 +60,8 @@ function normalizeHelm(o: KubeObject): Rendered {
     delete tpl.annotations!['checksum/config'];
     if (Object.keys(tpl.annotations!).length === 0) delete tpl.annotations;
   }
-  if (c.kind === 'ConfigMap' && c.data?.['config.yaml'] !== undefined) c.data['config.yaml'] = validateConfig(parse(c.data['config.yaml'] as string), 'helm ConfigMap');
+  if (c.kind === 'ConfigMap' && c.data?.['config.yaml'] !== undefined)
+    c.data['config.yaml'] = validateConfig(parse(c.data['config.yaml'] as string), 'helm ConfigMap');
   return c;
 }
 
@@ -61,7 +72,8 @@ function normalizeKustomize(o: KubeObject, extraLabels: Record<string, string> =
   c.metadata.name = unhash(c.metadata.name);
   if (Object.keys(extraLabels).length > 0) c.metadata.labels = { ...c.metadata.labels, ...extraLabels };
   for (const v of c.spec?.template?.spec?.volumes ?? []) if (v.configMap !== undefined) v.configMap.name = unhash(v.configMap.name);
-  if (c.kind === 'ConfigMap' && c.data?.['config.yaml'] !== undefined) c.data['config.yaml'] = validateConfig(parse(c.data['config.yaml'] as string), 'kustomize ConfigMap');
+  if (c.kind === 'ConfigMap' && c.data?.['config.yaml'] !== undefined)
+    c.data['config.yaml'] = validateConfig(parse(c.data['config.yaml'] as string), 'kustomize ConfigMap');
   return c;
 }
 
@@ -98,10 +110,16 @@ describe('helm chart', { skip: helmSkip }, () => {
   });
 
   test('the defaults render the kustomize base kinds, nothing optional, in the release namespace', () => {
-    assert.deepEqual(
-      defaults.map((o) => o.kind).sort(),
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'ResourceQuota', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'],
-    );
+    assert.deepEqual(defaults.map((o) => o.kind).sort(), [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'DaemonSet',
+      'ResourceQuota',
+      'ServiceAccount',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ]);
     for (const o of defaults) {
       const clusterScoped = ['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(o.kind);
       assert.equal(o.metadata.namespace, clusterScoped ? undefined : NAMESPACE, `${o.kind} namespace`);
@@ -114,9 +132,15 @@ describe('helm chart', { skip: helmSkip }, () => {
     const base = await kustomize(DEPLOY);
     // helm install needs the namespace beforehand, so the chart renders it only with namespace.create.
     const withoutNamespace = base.filter((o) => o.kind !== 'Namespace');
-    assertSameObjects(defaults.map(normalizeHelm), withoutNamespace.map((o) => normalizeKustomize(o)));
+    assertSameObjects(
+      defaults.map(normalizeHelm),
+      withoutNamespace.map((o) => normalizeKustomize(o)),
+    );
     const withNamespace = await template({ namespace: { create: true } });
-    assertSameObjects(withNamespace.map(normalizeHelm), base.map((o) => normalizeKustomize(o)));
+    assertSameObjects(
+      withNamespace.map(normalizeHelm),
+      base.map((o) => normalizeKustomize(o)),
+    );
   });
 
   test('the ConfigMap holds values.yaml config; a config change changes checksum/config, so the pods roll', async () => {
@@ -183,10 +207,19 @@ describe('helm chart', { skip: helmSkip }, () => {
     const guard = (group: string) => ({ apiGroups: [group], resources: ['globalnetworkpolicies', 'tiers', 'felixconfigurations'], verbs: ['list', 'watch'] });
     const staged = (group: string) => ({ apiGroups: [group], resources: ['stagedglobalnetworkpolicies'], verbs: ['list', 'watch'] });
     const base = as<V1ClusterRole>(find(defaults, 'ClusterRole')).rules!;
-    for (const r of [guard('projectcalico.org'), staged('projectcalico.org')]) assert.ok(base.some((x) => JSON.stringify(x) === JSON.stringify(r)), 'granted with the defaults');
-    for (const mode of ['require-policy', 'off']) assert.deepEqual(await rules({ config: { policyGuard: { mode } } }), base, `the same rules with mode ${mode}`);
+    for (const r of [guard('projectcalico.org'), staged('projectcalico.org')])
+      assert.ok(
+        base.some((x) => JSON.stringify(x) === JSON.stringify(r)),
+        'granted with the defaults',
+      );
+    for (const mode of ['require-policy', 'off'])
+      assert.deepEqual(await rules({ config: { policyGuard: { mode } } }), base, `the same rules with mode ${mode}`);
     const v1 = await rules({ rbac: { crdV1: true } });
-    for (const r of [guard('crd.projectcalico.org'), staged('crd.projectcalico.org')]) assert.ok(v1.some((x) => JSON.stringify(x) === JSON.stringify(r)), 'and in crd.projectcalico.org with crd-v1');
+    for (const r of [guard('crd.projectcalico.org'), staged('crd.projectcalico.org')])
+      assert.ok(
+        v1.some((x) => JSON.stringify(x) === JSON.stringify(r)),
+        'and in crd.projectcalico.org with crd-v1',
+      );
   });
 
   test('the former config.requirePolicy: true stops the install with the migration, unless policyGuard.mode is require-policy', async () => {
@@ -234,7 +267,10 @@ describe('helm chart', { skip: helmSkip }, () => {
     assert.equal(sa.metadata.name, 'hep-calico-hep-agent');
     assert.equal(sa.metadata.namespace, 'net-sec');
     const vap = as<V1ValidatingAdmissionPolicy>(find(objects, 'ValidatingAdmissionPolicy'));
-    assert.deepEqual(vap.spec!.matchConditions!.map((c) => c.expression), ["request.userInfo.username == 'system:serviceaccount:net-sec:hep-calico-hep-agent'"]);
+    assert.deepEqual(
+      vap.spec!.matchConditions!.map((c) => c.expression),
+      ["request.userInfo.username == 'system:serviceaccount:net-sec:hep-calico-hep-agent'"],
+    );
     assert.equal(as<V1ValidatingAdmissionPolicyBinding>(find(objects, 'ValidatingAdmissionPolicyBinding')).spec.policyName, vap.metadata!.name);
     for (const kind of ['ClusterRoleBinding']) {
       const b = as<V1ClusterRoleBinding>(find(objects, kind));
@@ -264,7 +300,8 @@ describe('helm chart', { skip: helmSkip }, () => {
       'kubectl get hostendpoints.projectcalico.org -l app.kubernetes.io/managed-by=calico-hep-agent',
       'pod-security.kubernetes.io/enforce=privileged',
       'leaves every HostEndpoint in place',
-    ]) assert.ok(notes.includes(expected), `NOTES mention ${expected}`);
+    ])
+      assert.ok(notes.includes(expected), `NOTES mention ${expected}`);
     const noProfiles = await helmWithValues(['install', RELEASE, CHART, '--dry-run=client'], { config: { hostEndpoint: { profiles: [] } } });
     assert.match(noProfiles.stdout, /WARNING: no profiles/);
   });

@@ -59,7 +59,11 @@ export function startAgent(opts: HarnessOptions): AgentHarness {
   const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
   const api = apiClientFor(kc, metrics);
   const logger =
-    opts.logStream !== undefined ? createLogger('debug', opts.logStream) : process.env['AGENT_TEST_LOGS'] ? createLogger('debug', process.stderr) : silentLogger;
+    opts.logStream !== undefined
+      ? createLogger('debug', opts.logStream)
+      : process.env['AGENT_TEST_LOGS']
+        ? createLogger('debug', process.stderr)
+        : silentLogger;
   const events = new NodeEventRecorder(api, 'n1', { logger, clock });
   const agent = new Agent({
     config,
@@ -93,7 +97,9 @@ export function startAgent(opts: HarnessOptions): AgentHarness {
         last = err;
       }
       if (Date.now() > realEnd || clock.now() >= fakeEnd) {
-        throw new Error(`timed out waiting for ${what} (fake ${maxFakeMs} ms)${last ? `: ${last instanceof Error ? String(last) : JSON.stringify(last)}` : ''}`);
+        throw new Error(
+          `timed out waiting for ${what} (fake ${maxFakeMs} ms)${last ? `: ${last instanceof Error ? String(last) : JSON.stringify(last)}` : ''}`,
+        );
       }
       await realTick();
       const next = clock.nextAt();

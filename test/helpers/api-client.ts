@@ -4,6 +4,10 @@ import type { HttpApiClient } from '../../src/adapters/kube/http-client.ts';
 import { apiClientFor } from '../../src/adapters/kube/kubeconfig.ts';
 import { NO_OBSERVER, type ApiObserver } from '../../src/adapters/kube/observer.ts';
 
-export function apiClient(server: { kubeConfig(opts?: { admin?: boolean }): unknown }, observer: ApiObserver = NO_OBSERVER, opts: { admin?: boolean } = {}): HttpApiClient {
+export function apiClient(
+  server: { kubeConfig(opts?: { admin?: boolean }): unknown },
+  observer: ApiObserver = NO_OBSERVER,
+  opts: { admin?: boolean } = {},
+): HttpApiClient {
   return apiClientFor(server.kubeConfig(opts) as KubeConfig, observer);
 }

@@ -26,7 +26,11 @@ interface Watcher {
 export type Verb = 'get' | 'list' | 'create' | 'replace' | 'patch' | 'delete' | 'watch';
 
 /** What a failed call rejects with (ApiFailure-shaped). */
-export function failure(code: number, reason?: string, retryAfterSeconds?: number): Error & { code: number; reason: string | undefined; retryAfterSeconds: number | undefined } {
+export function failure(
+  code: number,
+  reason?: string,
+  retryAfterSeconds?: number,
+): Error & { code: number; reason: string | undefined; retryAfterSeconds: number | undefined } {
   return Object.assign(new Error(`HTTP ${code}${reason ? ` ${reason}` : ''}`), { code, reason, retryAfterSeconds });
 }
 

@@ -55,7 +55,10 @@ test('under CI=true, node --test reports the registered test as failed with the 
   try {
     const file = join(dir, 'needs.test.ts');
     const helper = new URL('./prereq.ts', import.meta.url).pathname;
-    writeFileSync(file, `import { test } from 'node:test';\nimport { prereq } from ${JSON.stringify(helper)};\nconst skip = prereq('frobnicator not on PATH');\ntest('needs it', { skip }, () => {});\n`);
+    writeFileSync(
+      file,
+      `import { test } from 'node:test';\nimport { prereq } from ${JSON.stringify(helper)};\nconst skip = prereq('frobnicator not on PATH');\ntest('needs it', { skip }, () => {});\n`,
+    );
     // Without NODE_TEST_CONTEXT the child reports on its own stdout instead of to this runner.
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
     const run = (CI: string) => spawnSync(process.execPath, ['--test', '--test-reporter=tap', file], { env: { ...env, CI }, encoding: 'utf8' });

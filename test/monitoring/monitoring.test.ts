@@ -31,12 +31,23 @@ function referencedMetrics(expr: string): string[] {
   return [...expr.matchAll(/\bcalico_hep_agent_[a-z_]+/g)].map((m) => m[0]);
 }
 
-interface Rule { alert: string; expr: string; annotations: Record<string, string> }
+interface Rule {
+  alert: string;
+  expr: string;
+  annotations: Record<string, string>;
+}
 
 test('every alert has summary, description and a runbook that exists in docs/operations.md', async () => {
   const rule = parse(await read('prometheusrule.yaml')) as { spec: { groups: { rules: Rule[] }[] } };
   const ops = await readFile(new URL('../../docs/operations.md', import.meta.url), 'utf8');
-  const anchors = new Set([...ops.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+  const anchors = new Set(
+    [...ops.matchAll(/^#+ (.+)$/gm)].map((m) =>
+      m[1]!
+        .toLowerCase()
+        .replace(/[^a-z0-9 -]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
   const rules = rule.spec.groups.flatMap((g) => g.rules);
   assert.ok(rules.length >= 5);
   for (const r of rules) {
@@ -60,11 +71,20 @@ test('rules and dashboard only use metrics the agent exports', async () => {
   assert.ok(dashboard.panels.length >= 8);
 });
 
-const kubectlSkip = prereq((await run('kubectl', ['version', '--client']).then((r) => r.code === 0, () => false)) ? null : 'kubectl not found');
+const kubectlSkip = prereq(
+  (await run('kubectl', ['version', '--client']).then(
+    (r) => r.code === 0,
+    () => false,
+  ))
+    ? null
+    : 'kubectl not found',
+);
 
 test('kubectl kustomize renders the PodMonitor, PrometheusRule and dashboard ConfigMap', { skip: kubectlSkip }, async () => {
   const r = await run('kubectl', ['kustomize', new URL('.', dir).pathname]);
   assert.equal(r.code, 0, r.stderr);
-  const kinds = parseAllDocuments(r.stdout).map((d) => (d.toJSON() as { kind: string }).kind).sort();
+  const kinds = parseAllDocuments(r.stdout)
+    .map((d) => (d.toJSON() as { kind: string }).kind)
+    .sort();
   assert.deepEqual(kinds, ['ConfigMap', 'PodMonitor', 'PrometheusRule']);
 });

@@ -184,7 +184,10 @@ function parseExposition(text: string): Map<string, Family> {
       timestamp = Number(tsText);
     }
     const fam = open(familyOf(name, current), where);
-    const key = `${name}{${Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',')}}`;
+    const key = `${name}{${Object.keys(labels)
+      .sort()
+      .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+      .join(',')}}`;
     if (seriesSeen.has(key)) throw new Error(`${where}: duplicate series ${key}`);
     seriesSeen.add(key);
     fam.samples.push({ name, labels, value, timestamp });
@@ -203,7 +206,18 @@ const OWN_LABELS: Readonly<Record<string, (v: string) => boolean>> = {
   verb: (v) => ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].includes(v),
   // The cluster view's reflectors: one label per reflector (hostendpoints has three: managed, unmanaged, auto).
   resource: (v) =>
-    ['nodes', 'hostendpoints', 'hostendpoints-unmanaged', 'hostendpoints-auto', 'apis', 'events', 'globalnetworkpolicies', 'stagedglobalnetworkpolicies', 'tiers', 'felixconfigurations'].includes(v),
+    [
+      'nodes',
+      'hostendpoints',
+      'hostendpoints-unmanaged',
+      'hostendpoints-auto',
+      'apis',
+      'events',
+      'globalnetworkpolicies',
+      'stagedglobalnetworkpolicies',
+      'tiers',
+      'felixconfigurations',
+    ].includes(v),
   code: (v) => /^(?:0|[1-5]\d\d)$/.test(v),
   version: (v) => v.length > 0 && v.length <= 64,
   calico_api: (v) => ['none', 'projectcalico.org/v3', 'crd.projectcalico.org/v1'].includes(v),
@@ -218,7 +232,30 @@ const DEFAULT_METRIC_LABELS: Readonly<Record<string, (v: string) => boolean>> = 
   patch: (v) => /^\d+$/.test(v),
 };
 /** Name tokens that are not base units (Prometheus wants seconds and bytes). */
-const NON_BASE_UNITS = new Set(['ms', 'millis', 'milliseconds', 'us', 'micros', 'microseconds', 'ns', 'nanoseconds', 'second', 'minute', 'minutes', 'hour', 'hours', 'day', 'days', 'kb', 'mb', 'gb', 'kilobytes', 'megabytes', 'gigabytes', 'percent']);
+const NON_BASE_UNITS = new Set([
+  'ms',
+  'millis',
+  'milliseconds',
+  'us',
+  'micros',
+  'microseconds',
+  'ns',
+  'nanoseconds',
+  'second',
+  'minute',
+  'minutes',
+  'hour',
+  'hours',
+  'day',
+  'days',
+  'kb',
+  'mb',
+  'gb',
+  'kilobytes',
+  'megabytes',
+  'gigabytes',
+  'percent',
+]);
 /** Name tokens that say the value is a time, so it must be in seconds. */
 const TIME_WORDS = new Set(['duration', 'latency', 'lag', 'time', 'timestamp', 'age', 'oldest', 'uptime', 'delay', 'interval', 'timeout', 'elapsed']);
 const MAX_SERIES_PER_FAMILY = 100;
@@ -614,7 +651,10 @@ describe('probes', () => {
       const fams = await run.scrape();
       assert.equal(seriesValue(fams, D('reconciles_total'), { result: 'success' }), 0);
       assert.equal(seriesValue(fams, D('build_info'), { version: 'test', calico_api: 'none', mode: 'repair' }), 1);
-      assert.deepEqual(server.requests({ verb: 'create' }).filter((e) => e.resource?.startsWith('hostendpoints')), []);
+      assert.deepEqual(
+        server.requests({ verb: 'create' }).filter((e) => e.resource?.startsWith('hostendpoints')),
+        [],
+      );
       assert.deepEqual(lintExposition(fams), []);
     } finally {
       await run.stop();
@@ -747,7 +787,8 @@ describe('drift in /metrics', () => {
       const eth6 = iface('eth6', ['192.0.2.66/24']);
       // Our HEPs for eth5 and eth6, which the node no longer has (grace 0): deleting both would leave
       // 2 of 2 managed interfaces without a HEP, more than safety.maxDeleteFraction 0.5.
-      for (const h of desiredStateBuilder(agentConfig())({ name: 'n1', labels: { role: 'master' }, uid }, [eth5, eth6]).hostEndpoints) server.store.put(h as never);
+      for (const h of desiredStateBuilder(agentConfig())({ name: 'n1', labels: { role: 'master' }, uid }, [eth5, eth6]).hostEndpoints)
+        server.store.put(h as never);
       const interfaces = [eth0];
       const run = await startAgent(server, { interfaces });
       try {

@@ -5,12 +5,12 @@ import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { registerProcessMetrics } from '../../src/observability/process-metrics.ts';
 
-test('CPU, RSS, fds, start time and heap are exported with prom-client\'s names and sane values', async () => {
+test("CPU, RSS, fds, start time and heap are exported with prom-client's names and sane values", async () => {
   const registry = new Registry();
   registerProcessMetrics(registry, 'x_');
   const values = new Map<string, number>();
   await registry.getMetricsAsJSON(); // a first scrape, then the one checked: counters agree with each other on every scrape
-  for (const m of await registry.getMetricsAsJSON()) values.set(m.name, (m.values[0]?.value) ?? NaN);
+  for (const m of await registry.getMetricsAsJSON()) values.set(m.name, m.values[0]?.value ?? NaN);
   const expected = [
     'x_process_cpu_user_seconds_total',
     'x_process_cpu_system_seconds_total',
@@ -24,10 +24,13 @@ test('CPU, RSS, fds, start time and heap are exported with prom-client\'s names 
   assert.deepEqual([...values.keys()].sort(), expected.sort());
   for (let i = 0; i < 1e6; i++) Math.sqrt(i); // some CPU time
   assert.ok(values.get('x_process_cpu_seconds_total')! >= 0);
-  assert.ok(Math.abs(values.get('x_process_cpu_seconds_total')! - values.get('x_process_cpu_user_seconds_total')! - values.get('x_process_cpu_system_seconds_total')!) < 1e-6);
+  assert.ok(
+    Math.abs(values.get('x_process_cpu_seconds_total')! - values.get('x_process_cpu_user_seconds_total')! - values.get('x_process_cpu_system_seconds_total')!) <
+      1e-6,
+  );
   assert.ok(values.get('x_process_resident_memory_bytes')! > 10 * 2 ** 20);
   const start = values.get('x_process_start_time_seconds')!;
-  assert.ok(start <= Date.now() / 1000 + 1 && start > Date.now() / 1000 - 3600, "whole seconds, rounded");
+  assert.ok(start <= Date.now() / 1000 + 1 && start > Date.now() / 1000 - 3600, 'whole seconds, rounded');
   assert.ok(values.get('x_nodejs_heap_size_used_bytes')! > 0);
   assert.ok(values.get('x_nodejs_heap_size_used_bytes')! <= values.get('x_nodejs_heap_size_total_bytes')!);
   if (process.platform === 'linux') {

@@ -31,7 +31,9 @@ export async function startProbeServer(opts: { address: string; port: number; re
     if (path === '/healthz' || path === '/readyz') {
       const s = opts.health.status();
       const ok = path === '/healthz' ? s.live : s.ready;
-      const body = ok ? 'ok\n' : `not ${path === '/healthz' ? 'live' : 'ready'}: ${s.lastError ?? (s.calicoApi === undefined ? 'Calico API not found yet' : 'first reconcile pending')}\n`;
+      const body = ok
+        ? 'ok\n'
+        : `not ${path === '/healthz' ? 'live' : 'ready'}: ${s.lastError ?? (s.calicoApi === undefined ? 'Calico API not found yet' : 'first reconcile pending')}\n`;
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(body);
       return;
     }

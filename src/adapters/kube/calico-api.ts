@@ -28,17 +28,15 @@ export function chooseCalicoApi(served: ReadonlySet<string>, wanted: Config['api
     if (wanted === 'auto' && v1) {
       throw new CalicoApiUnavailable(
         'the cluster serves only crd.projectcalico.org/v1, not projectcalico.org/v3. Writing crd.projectcalico.org/v1 ' +
-          'directly is unsupported by Calico (it skips Calico\'s validation and defaulting, and since Calico 3.28 the v3 ' +
+          "directly is unsupported by Calico (it skips Calico's validation and defaulting, and since Calico 3.28 the v3 " +
           'labels live in the projectcalico.org/metadata annotation). Install the Calico API server or use native v3 ' +
           'CRDs (Calico >= 3.32); or opt in with apiGroup: crd.projectcalico.org/v1.',
       );
     }
-    throw new CalicoApiUnavailable(
-      'the cluster serves no projectcalico.org/v3 API: is Calico installed, with its API server or native v3 CRDs?',
-    );
+    throw new CalicoApiUnavailable('the cluster serves no projectcalico.org/v3 API: is Calico installed, with its API server or native v3 CRDs?');
   }
   if (v1) return CALICO_CRD_V1;
-  throw new CalicoApiUnavailable('apiGroup is crd.projectcalico.org/v1, but the cluster does not serve it: are Calico\'s CRDs installed?');
+  throw new CalicoApiUnavailable("apiGroup is crd.projectcalico.org/v1, but the cluster does not serve it: are Calico's CRDs installed?");
 }
 
 /** Asks the API server's discovery which group/versions it serves. */

@@ -8,17 +8,7 @@ import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type In
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createHash } from 'node:crypto';
 import { asError, errorMessage } from '../../core/error-message.ts';
-import type {
-  ApiClient,
-  ApiFailure,
-  DeletePreconditions,
-  ListPage,
-  ListQuery,
-  RequestOptions,
-  WatchEvent,
-  WatchEventType,
-  WatchQuery,
-} from './api-client.ts';
+import type { ApiClient, ApiFailure, DeletePreconditions, ListPage, ListQuery, RequestOptions, WatchEvent, WatchEventType, WatchQuery } from './api-client.ts';
 import type { ApiObserver, ApiVerb } from './observer.ts';
 
 /** TLS material of one identity: everything that decides which connections may be shared. */
@@ -99,7 +89,10 @@ const WATCH_TYPES: ReadonlySet<string> = new Set<WatchEventType>(['ADDED', 'MODI
  * `/apis` -> `apis` (discovery), `/version` -> `version`.
  */
 export function resourceOf(path: string): string {
-  const segs = path.split('?')[0]!.split('/').filter((s) => s !== '');
+  const segs = path
+    .split('?')[0]!
+    .split('/')
+    .filter((s) => s !== '');
   const root = segs[0] ?? '';
   let rest: string[];
   if (root === 'api') rest = segs.slice(2);
@@ -296,7 +289,11 @@ export class HttpApiClient implements ApiClient {
     const resource = resourceOf(collectionPath);
     let opened: Opened;
     try {
-      opened = await this.#open({ verb: 'watch', method: 'GET', path: collectionPath, query: qs, signal }, query.timeoutSeconds * 1000 + this.#o.watchMarginMs, 'idle');
+      opened = await this.#open(
+        { verb: 'watch', method: 'GET', path: collectionPath, query: qs, signal },
+        query.timeoutSeconds * 1000 + this.#o.watchMarginMs,
+        'idle',
+      );
     } catch (err) {
       if (err instanceof AbortedError) return;
       this.#o.observer.request('watch', resource, err instanceof ApiError ? err.code : 0);
@@ -334,7 +331,14 @@ export class HttpApiClient implements ApiClient {
           finish(new ApiError({ code: 200, reason: undefined, message: `watch ${collectionPath}: an event is not JSON`, retryAfterSeconds: undefined }));
           return false;
         }
-        if (event === null || typeof event !== 'object' || typeof event.type !== 'string' || !WATCH_TYPES.has(event.type) || typeof event.object !== 'object' || event.object === null) {
+        if (
+          event === null ||
+          typeof event !== 'object' ||
+          typeof event.type !== 'string' ||
+          !WATCH_TYPES.has(event.type) ||
+          typeof event.object !== 'object' ||
+          event.object === null
+        ) {
           finish(new ApiError({ code: 200, reason: undefined, message: `watch ${collectionPath}: not a watch event`, retryAfterSeconds: undefined }));
           return false;
         }
@@ -353,7 +357,14 @@ export class HttpApiClient implements ApiClient {
           const piece = chunk.subarray(start, nl);
           start = nl + 1;
           if (pendingBytes + piece.length > maxLine) {
-            finish(new ApiError({ code: 200, reason: undefined, message: `watch ${collectionPath}: an event is longer than ${maxLine} bytes`, retryAfterSeconds: undefined }));
+            finish(
+              new ApiError({
+                code: 200,
+                reason: undefined,
+                message: `watch ${collectionPath}: an event is longer than ${maxLine} bytes`,
+                retryAfterSeconds: undefined,
+              }),
+            );
             return;
           }
           const line = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
@@ -365,7 +376,14 @@ export class HttpApiClient implements ApiClient {
           const rest = chunk.subarray(start);
           pendingBytes += rest.length;
           if (pendingBytes > maxLine) {
-            finish(new ApiError({ code: 200, reason: undefined, message: `watch ${collectionPath}: an event is longer than ${maxLine} bytes`, retryAfterSeconds: undefined }));
+            finish(
+              new ApiError({
+                code: 200,
+                reason: undefined,
+                message: `watch ${collectionPath}: an event is longer than ${maxLine} bytes`,
+                retryAfterSeconds: undefined,
+              }),
+            );
             return;
           }
           // Copy: the chunk's buffer may be pooled and reused.
@@ -381,7 +399,11 @@ export class HttpApiClient implements ApiClient {
         // Aborted by the signal, or the socket went away mid-stream.
         if (done) return;
         if (signal?.aborted === true) finish();
-        else if (!res.complete) finish(opened.timeout() ?? new ApiError({ code: 0, reason: undefined, message: `watch ${collectionPath}: the stream was cut`, retryAfterSeconds: undefined }));
+        else if (!res.complete)
+          finish(
+            opened.timeout() ??
+              new ApiError({ code: 0, reason: undefined, message: `watch ${collectionPath}: the stream was cut`, retryAfterSeconds: undefined }),
+          );
         else finish();
       });
     });
@@ -394,7 +416,8 @@ export class HttpApiClient implements ApiClient {
       opened = await this.#open(x, this.#o.requestTimeoutMs, 'deadline');
     } catch (err) {
       this.#o.observer.request(x.verb, resource, err instanceof ApiError ? err.code : 0);
-      if (err instanceof AbortedError) throw new ApiError({ code: 0, reason: 'Aborted', message: `${x.method} ${x.path}: aborted`, retryAfterSeconds: undefined });
+      if (err instanceof AbortedError)
+        throw new ApiError({ code: 0, reason: 'Aborted', message: `${x.method} ${x.path}: aborted`, retryAfterSeconds: undefined });
       throw err;
     }
     const code = opened.res.statusCode ?? 0;
@@ -529,7 +552,12 @@ export class HttpApiClient implements ApiClient {
         bytes += chunk.length;
         if (bytes > this.#o.maxBodyBytes) {
           res.destroy();
-          throw new ApiError({ code: 0, reason: undefined, message: `${path}: the answer is larger than ${this.#o.maxBodyBytes} bytes`, retryAfterSeconds: undefined });
+          throw new ApiError({
+            code: 0,
+            reason: undefined,
+            message: `${path}: the answer is larger than ${this.#o.maxBodyBytes} bytes`,
+            retryAfterSeconds: undefined,
+          });
         }
         chunks.push(chunk);
       }

@@ -73,9 +73,7 @@ export async function findKubeConfig(sources: KubeConfigSources): Promise<KubeCo
 export async function requireKubeConfig(sources: KubeConfigSources): Promise<KubeConfig> {
   const kc = await findKubeConfig(sources);
   if (kc === undefined) {
-    throw new KubeConfigError(
-      'no Kubernetes credentials: not running in a pod with a service account, no --kubeconfig, no KUBECONFIG, no ~/.kube/config',
-    );
+    throw new KubeConfigError('no Kubernetes credentials: not running in a pod with a service account, no --kubeconfig, no KUBECONFIG, no ~/.kube/config');
   }
   return kc;
 }

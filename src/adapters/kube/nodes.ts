@@ -38,7 +38,8 @@ export async function readNodeFacts(api: ApiClient, name: string): Promise<NodeF
     const failure = apiFailure(err);
     // Only an API server's NotFound Status means "no such Node"; a bare 404 is something else answering.
     if (failure.code === 404 && failure.reason === 'NotFound') return undefined;
-    if (failure.code === 404) throw new Error(`cannot read Node ${name}: HTTP 404 without a Kubernetes Status: the server is not a Kubernetes API server`, { cause: err });
+    if (failure.code === 404)
+      throw new Error(`cannot read Node ${name}: HTTP 404 without a Kubernetes Status: the server is not a Kubernetes API server`, { cause: err });
     throw new Error(`cannot read Node ${name}: ${failure.message}`, { cause: err });
   }
 }

@@ -175,7 +175,15 @@ export class Reflector<T extends Named> {
         delay = this.#backoff.failure(clock.now(), lf.failure.retryAfterSeconds);
         const log = lf.failure.code === 403 ? logger.error.bind(logger) : logger.warn.bind(logger);
         log(
-          { resource: this.#spec.resource, code: lf.failure.code, reason: lf.failure.reason, err: lf, relist: this.#needList, attempt: this.#backoff.attempts, retryInMs: delay },
+          {
+            resource: this.#spec.resource,
+            code: lf.failure.code,
+            reason: lf.failure.reason,
+            err: lf,
+            relist: this.#needList,
+            attempt: this.#backoff.attempts,
+            retryInMs: delay,
+          },
           lf.failure.code === 403 ? 'list/watch forbidden by RBAC' : 'list/watch failed',
         );
       }

@@ -77,11 +77,7 @@ async function runAll(opts: DiscoverOptions): Promise<[RunIpResult, RunIpResult,
     timeoutMs: opts.timeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS,
     maxOutputBytes: MAX_OUTPUT_BYTES,
   };
-  const runs = [
-    runIp(DISCOVERY_COMMANDS.addr, common),
-    runIp(DISCOVERY_COMMANDS.routesV4, common),
-    runIp(DISCOVERY_COMMANDS.routesV6, common),
-  ] as const;
+  const runs = [runIp(DISCOVERY_COMMANDS.addr, common), runIp(DISCOVERY_COMMANDS.routesV4, common), runIp(DISCOVERY_COMMANDS.routesV6, common)] as const;
   try {
     return await Promise.all(runs);
   } catch (err) {

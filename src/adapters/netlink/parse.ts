@@ -29,9 +29,13 @@ function decode(source: string, input: Json): Json {
     return JSON.parse(input);
   } catch (err) {
     const snippet = input.length > 120 ? `${input.slice(0, 120)}…` : input;
-    throw new DiscoveryError('parse', `output of ${source} is not valid JSON (${errorMessage(err)}): ${JSON.stringify(snippet)}. Is \`ip\` a current iproute2 with -j support?`, {
-      cause: err,
-    });
+    throw new DiscoveryError(
+      'parse',
+      `output of ${source} is not valid JSON (${errorMessage(err)}): ${JSON.stringify(snippet)}. Is \`ip\` a current iproute2 with -j support?`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -142,7 +146,8 @@ export function parseIpAddrJson(addrJson: Json, routesV4Json: Json, routesV6Json
     const where = `addr[${i}]`;
     if (!isObject(link)) fail(where, 'expected an object');
     const index = link['ifindex'];
-    if (typeof index !== 'number' || !Number.isInteger(index) || index < 1) fail(`${where}.ifindex`, `expected a positive integer, got ${JSON.stringify(index)}`);
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 1)
+      fail(`${where}.ifindex`, `expected a positive integer, got ${JSON.stringify(index)}`);
     const name = stringField(link, 'ifname', where);
     // A rename or delete racing the dump can list a link twice; refuse rather than guess.
     if (seenNames.has(name) || seenIndexes.has(index)) fail(where, `interface ${JSON.stringify(name)} (index ${index}) listed twice (inconsistent dump)`);

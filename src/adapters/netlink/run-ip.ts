@@ -127,19 +127,31 @@ export function runIp(args: readonly string[], opts: RunIpOptions): Promise<RunI
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') {
         failAndKill(
-          new DiscoveryError('not-found', `\`${cmd}\` ${cmd.includes('/') ? 'does not exist' : 'not found on PATH'} (${err.message}): install iproute2, or point ipCommand at the \`ip\` binary.`, {
-            cause: err,
-          }),
+          new DiscoveryError(
+            'not-found',
+            `\`${cmd}\` ${cmd.includes('/') ? 'does not exist' : 'not found on PATH'} (${err.message}): install iproute2, or point ipCommand at the \`ip\` binary.`,
+            {
+              cause: err,
+            },
+          ),
         );
       } else if (err.code === 'EACCES' && !cmd.includes('/')) {
         // execvp reports EACCES when no PATH entry held a runnable `cmd` but one was unreadable.
         failAndKill(
-          new DiscoveryError('not-found', `\`${cmd}\` not found on PATH, or not executable, or a PATH directory is not searchable (${err.message}): install iproute2, or point ipCommand at the \`ip\` binary.`, {
+          new DiscoveryError(
+            'not-found',
+            `\`${cmd}\` not found on PATH, or not executable, or a PATH directory is not searchable (${err.message}): install iproute2, or point ipCommand at the \`ip\` binary.`,
+            {
+              cause: err,
+            },
+          ),
+        );
+      } else if (err.code === 'EACCES') {
+        failAndKill(
+          new DiscoveryError('spawn-failed', `\`${cmd}\` is not executable (${err.message}): fix its permissions or point ipCommand at the \`ip\` binary.`, {
             cause: err,
           }),
         );
-      } else if (err.code === 'EACCES') {
-        failAndKill(new DiscoveryError('spawn-failed', `\`${cmd}\` is not executable (${err.message}): fix its permissions or point ipCommand at the \`ip\` binary.`, { cause: err }));
       } else {
         failAndKill(new DiscoveryError('spawn-failed', `could not run ${what}: ${err.message}`, { cause: err }));
       }

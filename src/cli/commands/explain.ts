@@ -169,10 +169,19 @@ export function buildReport(input: {
     clusterFacing,
     ...(input.agentPort !== undefined ? { agentPort: input.agentPort } : {}),
   });
-  const findings = lint({ policies: sorted, hostEndpoints: heps, explanations, failsafe: input.failsafe, model, clusterFacing, ...(input.agentPort !== undefined ? { agentPort: input.agentPort } : {}) });
+  const findings = lint({
+    policies: sorted,
+    hostEndpoints: heps,
+    explanations,
+    failsafe: input.failsafe,
+    model,
+    clusterFacing,
+    ...(input.agentPort !== undefined ? { agentPort: input.agentPort } : {}),
+  });
   const notes = [...docs.notes];
   const usedTiers = [...new Set(sorted.map((p) => p.tier))].map((t) => table.get(t)!);
-  for (const t of usedTiers) if (!t.known) notes.push(`tier ${t.name}: no Tier object seen; its order is unknown, so it is sorted after every known tier (as Felix does)`);
+  for (const t of usedTiers)
+    if (!t.known) notes.push(`tier ${t.name}: no Tier object seen; its order is unknown, so it is sorted after every known tier (as Felix does)`);
   return {
     apiVersion: 'calico-hep-agent.io/v1alpha1',
     kind: 'PolicyExplanation',
@@ -252,7 +261,12 @@ function renderDirection(name: string, d: DirectionExplanation): string[] {
 function renderStaged(staged: readonly StagedEffect[]): string[] {
   const lines = ['StagedGlobalNetworkPolicies (never enforced): what enforcing each would change:'];
   for (const s of staged) {
-    const what = s.stagedAction === 'Delete' ? `would delete GlobalNetworkPolicy ${s.name}` : s.replaces !== undefined ? `would replace GlobalNetworkPolicy ${s.name}` : 'would create a new GlobalNetworkPolicy';
+    const what =
+      s.stagedAction === 'Delete'
+        ? `would delete GlobalNetworkPolicy ${s.name}`
+        : s.replaces !== undefined
+          ? `would replace GlobalNetworkPolicy ${s.name}`
+          : 'would create a new GlobalNetworkPolicy';
     lines.push(`  ${s.name} (stagedAction ${s.stagedAction}): ${what}; selects ${s.selects.join(', ') || 'none of the HostEndpoints examined'}`);
     if (s.rejections.length > 0) {
       lines.push(`    rejected by Calico's API, so enforcing it would fail: ${s.rejections.map((r) => r.message).join('; ')}`);
@@ -271,7 +285,9 @@ function renderStaged(staged: readonly StagedEffect[]): string[] {
 }
 
 function renderGovernance(g: NodeGovernance): string[] {
-  const lines = [`Which HostEndpoint Felix uses on node ${g.node} (felix endpoint_mgr.go: by interface name or expectedIPs, alphabetically first; * only where none claims):`];
+  const lines = [
+    `Which HostEndpoint Felix uses on node ${g.node} (felix endpoint_mgr.go: by interface name or expectedIPs, alphabetically first; * only where none claims):`,
+  ];
   if (g.interfaces.length === 0) lines.push('  (no interfaces known)');
   for (const i of g.interfaces) {
     const who = i.governing === undefined ? '(none)' : `${i.governing.hostEndpoint} [${i.governing.origin}]`;
@@ -415,7 +431,8 @@ function packetFromFlags(values: Record<string, string | boolean | string[] | un
   if (typeof interfaceName !== 'string' || interfaceName === '') throw new UsageError('--packet needs --interface NAME');
   const direction = oneOf(values['direction'] as string | undefined, ['ingress', 'egress'] as const, '--direction', 'ingress');
   const protocol = String(values['protocol'] ?? 'tcp').toLowerCase();
-  if (protocolNumber(protocol) === undefined) throw new UsageError(`--protocol: expected tcp, udp, sctp, icmp, icmpv6, udplite or a number 1-255, got "${protocol}"`);
+  if (protocolNumber(protocol) === undefined)
+    throw new UsageError(`--protocol: expected tcp, udp, sctp, icmp, icmpv6, udplite or a number 1-255, got "${protocol}"`);
   let port: number | undefined;
   if (values['port'] !== undefined) {
     port = Number(values['port']);
@@ -495,7 +512,7 @@ export function renderPacket(a: PacketAnswer): string {
     `HostEndpoint: ${a.hostEndpoint ?? '(none)'} - ${a.governance}`,
   ];
   if (a.verdict === 'depends') {
-    lines.push('Verdict: DEPENDS on what cannot be known offline (the peer\'s identity or port, HTTP); in order:');
+    lines.push("Verdict: DEPENDS on what cannot be known offline (the peer's identity or port, HTTP); in order:");
     a.outcomes.forEach((o, i) => lines.push(`  ${o.verdict.toUpperCase()} ${i === a.outcomes.length - 1 ? 'otherwise' : 'if it matches'}: ${o.cause}`));
   } else lines.push(`Verdict: ${a.verdict.toUpperCase()} by ${a.outcomes[a.outcomes.length - 1]!.cause}`);
   return `${lines.join('\n')}\n`;
@@ -542,7 +559,7 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
     }
     if (allNodes && !fromCluster) throw new UsageError('--all-nodes needs --from-cluster (the HostEndpoints of other nodes live in the cluster)');
     if (fromCluster && (values.node !== undefined || allNodes) && (values['node-labels'] !== undefined || values.config !== undefined)) {
-      throw new UsageError('--node-labels and --config compute desired HostEndpoints; with --from-cluster --node/--all-nodes the cluster\'s are explained');
+      throw new UsageError("--node-labels and --config compute desired HostEndpoints; with --from-cluster --node/--all-nodes the cluster's are explained");
     }
 
     const config: Config = await commandConfig({ file: values.config, env: io.env, overrides: { nodeName: values.node } });
@@ -574,7 +591,10 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       const cluster = collectObjects(gnps.items, 'cluster', undefined, { types: 'felix' });
       if (staged === undefined) cluster.notes.push('the cluster serves no StagedGlobalNetworkPolicies');
       else collectObjects(staged, 'cluster', cluster, { types: 'felix' });
-      if (tiers === undefined) cluster.notes.push('the cluster serves no Tier objects: using Calico\'s built-in tier orders (default 1000000, kube-admin 1000, kube-baseline 10000000)');
+      if (tiers === undefined)
+        cluster.notes.push(
+          "the cluster serves no Tier objects: using Calico's built-in tier orders (default 1000000, kube-admin 1000, kube-baseline 10000000)",
+        );
       else collectObjects(tiers, 'cluster', cluster);
       for (const f of felix ?? []) cluster.felixConfigurations.push(f);
       docs = mergeDocs(fileDocs, cluster);
@@ -599,7 +619,10 @@ export function makeExplain(deps: ExplainDeps = {}): Command {
       for (const w of state.warnings) io.stderr.write(`warning: ${w}\n`);
       hostEndpoints = [...state.hostEndpoints, ...otherHeps];
       // This machine's interfaces, as Felix sees host interfaces (workload interfaces are never HEPs').
-      interfaces.set(nodeName, discovered.filter((i) => !i.name.startsWith('cali')).map((i) => ({ name: i.name, addresses: i.addresses.map((a) => a.address) })));
+      interfaces.set(
+        nodeName,
+        discovered.filter((i) => !i.name.startsWith('cali')).map((i) => ({ name: i.name, addresses: i.addresses.map((a) => a.address) })),
+      );
       defaultRoutes.set(nodeName, new Set(discovered.filter((i) => i.hasDefaultRoute).map((i) => i.name)));
     }
 

@@ -46,10 +46,7 @@ export async function plan(argv: readonly string[], io: CliIo): Promise<number> 
   const nodeName = config.nodeName ?? hostname().toLowerCase();
 
   // Discovery and the Node lookup are independent: run them together.
-  const [interfaces, node] = await Promise.all([
-    discoverInterfaces(),
-    nodeFacts(nodeName, values['node-labels'], values.kubeconfig, io),
-  ]);
+  const [interfaces, node] = await Promise.all([discoverInterfaces(), nodeFacts(nodeName, values['node-labels'], values.kubeconfig, io)]);
   const state = desiredStateBuilder(config)(node, interfaces);
   for (const warning of state.warnings) io.stderr.write(`warning: ${warning}\n`);
   io.stdout.write(formatHostEndpoints(state.hostEndpoints, output));

@@ -51,7 +51,8 @@ export const CALICO_SOURCES = {
   selectorLength: 'api/pkg/apis/projectcalico/v3 +kubebuilder:validation:MaxLength=1024 on every selector field',
   ports: 'libcalico-go/lib/validator/v3/validator.go validateRule (protocolSingleOrRangePortsMsg, protocolPortsMsg; numorstring.Protocol.SupportsPorts)',
   icmpCode: 'api/pkg/apis/projectcalico/v3/policy_common.go ICMPFields CEL "ICMP code specified without an ICMP type"',
-  icmpProtocol: 'api/pkg/apis/projectcalico/v3/policy_common.go Rule CEL "ICMP fields require protocol to be ICMP or ICMPv6" / "protocol ICMP requires ipVersion 4"',
+  icmpProtocol:
+    'api/pkg/apis/projectcalico/v3/policy_common.go Rule CEL "ICMP fields require protocol to be ICMP or ICMPv6" / "protocol ICMP requires ipVersion 4"',
   nets: 'libcalico-go/lib/validator/v3/validator.go validateRule scanNets',
   http: 'api/pkg/apis/projectcalico/v3/policy_common.go Rule CEL "rules with HTTP match must have protocol TCP or unset", "HTTP match is only valid on Allow rules"',
   httpEgress: 'libcalico-go/lib/validator/v3/validator.go validateGlobalNetworkPolicySpec (ruleUsesAppLayerPolicy: "not allowed in egress rules")',
@@ -116,7 +117,12 @@ function checkSelectorText(text: string, field: string, out: ValidationProblem[]
   }
   if (text.includes('global(') && globalAllowed !== 'unchecked') {
     if (globalAllowed === 'never') {
-      out.push({ code: 'global-selector', field, message: `${field} uses global(), which Calico allows only in a rule's namespaceSelector`, calicoSource: field.startsWith('spec.') && !field.includes('[') ? CALICO_SOURCES.gnpGlobal : CALICO_SOURCES.entityGlobal });
+      out.push({
+        code: 'global-selector',
+        field,
+        message: `${field} uses global(), which Calico allows only in a rule's namespaceSelector`,
+        calicoSource: field.startsWith('spec.') && !field.includes('[') ? CALICO_SOURCES.gnpGlobal : CALICO_SOURCES.entityGlobal,
+      });
     } else if (text.trim() !== 'global()') {
       // validateEntityRule: a namespaceSelector with global() must be exactly global().
       let alone: boolean;
@@ -125,14 +131,25 @@ function checkSelectorText(text: string, field: string, out: ValidationProblem[]
       } catch {
         alone = false;
       }
-      if (!alone) out.push({ code: 'global-selector', field, message: `${field}: global() cannot be combined with other selectors`, calicoSource: CALICO_SOURCES.entityGlobal });
+      if (!alone)
+        out.push({
+          code: 'global-selector',
+          field,
+          message: `${field}: global() cannot be combined with other selectors`,
+          calicoSource: CALICO_SOURCES.entityGlobal,
+        });
     }
   }
   try {
     parseSelector(text);
   } catch (err) {
     if (!(err instanceof SelectorError)) throw err;
-    out.push({ code: 'invalid-selector', field, message: `${field} "${text.length > 80 ? `${text.slice(0, 77)}...` : text}" is invalid (${err.message})`, calicoSource: CALICO_SOURCES.selector });
+    out.push({
+      code: 'invalid-selector',
+      field,
+      message: `${field} "${text.length > 80 ? `${text.slice(0, 77)}...` : text}" is invalid (${err.message})`,
+      calicoSource: CALICO_SOURCES.selector,
+    });
   }
 }
 
@@ -146,10 +163,20 @@ function checkEntity(e: Obj, field: string, protocol: unknown, out: ValidationPr
     if (ports.length === 0) continue;
     if (protocol === undefined) {
       if (!ports.every(isNamedPort)) {
-        out.push({ code: 'ports-without-protocol', field: `${field}.${key}`, message: `${field}.${key}: rules with numeric port or port range must set protocol to TCP or UDP or SCTP`, calicoSource: CALICO_SOURCES.ports });
+        out.push({
+          code: 'ports-without-protocol',
+          field: `${field}.${key}`,
+          message: `${field}.${key}: rules with numeric port or port range must set protocol to TCP or UDP or SCTP`,
+          calicoSource: CALICO_SOURCES.ports,
+        });
       }
     } else if (!supportsPorts(protocol)) {
-      out.push({ code: 'ports-without-protocol', field: `${field}.${key}`, message: `${field}.${key}: protocol ${shown(protocol)} has no ports; rules that specify ports must set protocol to TCP or UDP or SCTP`, calicoSource: CALICO_SOURCES.ports });
+      out.push({
+        code: 'ports-without-protocol',
+        field: `${field}.${key}`,
+        message: `${field}.${key}: protocol ${shown(protocol)} has no ports; rules that specify ports must set protocol to TCP or UDP or SCTP`,
+        calicoSource: CALICO_SOURCES.ports,
+      });
     }
   }
 }
@@ -165,24 +192,42 @@ function checkRule(rule: Obj, field: string, direction: 'ingress' | 'egress', ou
     const icmp = rule[key];
     if (!isObj(icmp)) continue;
     if (icmp['code'] !== undefined && icmp['type'] === undefined) {
-      out.push({ code: 'icmp-code-without-type', field: `${field}.${key}`, message: `${field}.${key}: ICMP code specified without an ICMP type`, calicoSource: CALICO_SOURCES.icmpCode });
+      out.push({
+        code: 'icmp-code-without-type',
+        field: `${field}.${key}`,
+        message: `${field}.${key}: ICMP code specified without an ICMP type`,
+        calicoSource: CALICO_SOURCES.icmpCode,
+      });
     }
   }
   if (rule['icmp'] !== undefined && isIcmpProtocol(protocol) === undefined) {
-    out.push({ code: 'icmp-without-icmp-protocol', field: `${field}.icmp`, message: `${field}.icmp: ICMP fields require protocol to be ICMP or ICMPv6`, calicoSource: CALICO_SOURCES.icmpProtocol });
+    out.push({
+      code: 'icmp-without-icmp-protocol',
+      field: `${field}.icmp`,
+      message: `${field}.icmp: ICMP fields require protocol to be ICMP or ICMPv6`,
+      calicoSource: CALICO_SOURCES.icmpProtocol,
+    });
   }
   const ipVersion = rule['ipVersion'];
   for (const key of ['protocol', 'notProtocol'] as const) {
     const v = isIcmpProtocol(rule[key]);
     if (v !== undefined && ipVersion !== undefined && ipVersion !== (v === 'v4' ? 4 : 6)) {
-      out.push({ code: 'icmp-ip-version', field: `${field}.${key}`, message: `${field}: protocol ${String(rule[key])} requires ipVersion ${v === 'v4' ? 4 : 6}`, calicoSource: CALICO_SOURCES.icmpProtocol });
+      out.push({
+        code: 'icmp-ip-version',
+        field: `${field}.${key}`,
+        message: `${field}: protocol ${String(rule[key])} requires ipVersion ${v === 'v4' ? 4 : 6}`,
+        calicoSource: CALICO_SOURCES.icmpProtocol,
+      });
     }
   }
 
   // scanNets: each CIDR valid; no 0.0.0.0/0 or ::/0 in notNets; one IP version per rule, equal to ipVersion.
   let seen4 = false;
   let seen6 = false;
-  for (const [entity, name] of [[source, 'source'], [destination, 'destination']] as const) {
+  for (const [entity, name] of [
+    [source, 'source'],
+    [destination, 'destination'],
+  ] as const) {
     for (const key of ['nets', 'notNets'] as const) {
       const f = `${field}.${name}.${key}`;
       let v4 = false;
@@ -198,14 +243,29 @@ function checkRule(rule: Obj, field: string, direction: 'ingress' | 'egress', ou
         else v6 = true;
         // IPv4: the exact text 0.0.0.0/0; IPv6: any spelling of ::/0.
         if (key === 'notNets' && ((c.version === 4 && text === '0.0.0.0/0') || (c.version === 6 && c.all))) {
-          out.push({ code: 'catch-all-notnets', field: f, message: `${f}: ${text} in a negation matches no traffic; Calico rejects it (catch-all CIDR in negation creates logical contradiction)`, calicoSource: CALICO_SOURCES.nets });
+          out.push({
+            code: 'catch-all-notnets',
+            field: f,
+            message: `${f}: ${text} in a negation matches no traffic; Calico rejects it (catch-all CIDR in negation creates logical contradiction)`,
+            calicoSource: CALICO_SOURCES.nets,
+          });
         }
       }
       if (ipVersion !== undefined && ((v4 && ipVersion !== 4) || (v6 && ipVersion !== 6))) {
-        out.push({ code: 'ip-version-mismatch', field: f, message: `${f}: rule IP version doesn't match CIDR version (ipVersion ${shown(ipVersion)})`, calicoSource: CALICO_SOURCES.nets });
+        out.push({
+          code: 'ip-version-mismatch',
+          field: f,
+          message: `${f}: rule IP version doesn't match CIDR version (ipVersion ${shown(ipVersion)})`,
+          calicoSource: CALICO_SOURCES.nets,
+        });
       }
       if ((v4 && seen6) || (v6 && seen4) || (v4 && v6)) {
-        out.push({ code: 'mixed-ip-versions', field: f, message: `${f}: the rule contains both IPv4 and IPv6 CIDRs; split it into one rule per IP version`, calicoSource: CALICO_SOURCES.nets });
+        out.push({
+          code: 'mixed-ip-versions',
+          field: f,
+          message: `${f}: the rule contains both IPv4 and IPv6 CIDRs; split it into one rule per IP version`,
+          calicoSource: CALICO_SOURCES.nets,
+        });
       }
       seen4 ||= v4;
       seen6 ||= v6;
@@ -214,13 +274,28 @@ function checkRule(rule: Obj, field: string, direction: 'ingress' | 'egress', ou
 
   if (rule['http'] !== undefined && rule['http'] !== null) {
     if (protocol !== undefined && protocol !== 'TCP' && protocol !== 6) {
-      out.push({ code: 'http-non-tcp', field: `${field}.http`, message: `${field}: rules with HTTP match must have protocol TCP or unset (protocol is ${shown(protocol)})`, calicoSource: CALICO_SOURCES.http });
+      out.push({
+        code: 'http-non-tcp',
+        field: `${field}.http`,
+        message: `${field}: rules with HTTP match must have protocol TCP or unset (protocol is ${shown(protocol)})`,
+        calicoSource: CALICO_SOURCES.http,
+      });
     }
     if (rule['action'] !== 'Allow') {
-      out.push({ code: 'http-not-allow', field: `${field}.http`, message: `${field}: HTTP match is only valid on Allow rules`, calicoSource: CALICO_SOURCES.http });
+      out.push({
+        code: 'http-not-allow',
+        field: `${field}.http`,
+        message: `${field}: HTTP match is only valid on Allow rules`,
+        calicoSource: CALICO_SOURCES.http,
+      });
     }
     if (direction === 'egress') {
-      out.push({ code: 'http-in-egress', field: `${field}.http`, message: `${field}: HTTP match is not allowed in egress rules`, calicoSource: CALICO_SOURCES.httpEgress });
+      out.push({
+        code: 'http-in-egress',
+        field: `${field}.http`,
+        message: `${field}: HTTP match is not allowed in egress rules`,
+        calicoSource: CALICO_SOURCES.httpEgress,
+      });
     }
   }
 }
@@ -237,10 +312,20 @@ export function validatePolicyObject(obj: unknown): ValidationProblem[] {
   const spec = isObj(o['spec']) ? o['spec'] : {};
   const name = str(metadata['name']);
   if (name.length > NAME_MAX) {
-    out.push({ code: 'invalid-name', field: 'metadata.name', message: `name is too long by ${name.length - NAME_MAX} bytes`, calicoSource: CALICO_SOURCES.gnpName });
+    out.push({
+      code: 'invalid-name',
+      field: 'metadata.name',
+      message: `name is too long by ${name.length - NAME_MAX} bytes`,
+      calicoSource: CALICO_SOURCES.gnpName,
+    });
   }
   if (!GNP_NAME_RE.test(name)) {
-    out.push({ code: 'invalid-name', field: 'metadata.name', message: `name "${name}" must be lower case alphanumeric characters or '-', with at most one '.'`, calicoSource: CALICO_SOURCES.gnpName });
+    out.push({
+      code: 'invalid-name',
+      field: 'metadata.name',
+      message: `name "${name}" must be lower case alphanumeric characters or '-', with at most one '.'`,
+      calicoSource: CALICO_SOURCES.gnpName,
+    });
   }
   if (isObj(metadata['labels'])) {
     for (const [k, v] of Object.entries(metadata['labels'])) {
@@ -253,7 +338,13 @@ export function validatePolicyObject(obj: unknown): ValidationProblem[] {
   const seen = new Set<string>();
   for (const t of arr(spec['types'])) {
     const s = str(t);
-    if (seen.has(s)) out.push({ code: 'duplicate-types', field: 'spec.types', message: `spec.types: '${s}' type specified more than once`, calicoSource: CALICO_SOURCES.types });
+    if (seen.has(s))
+      out.push({
+        code: 'duplicate-types',
+        field: 'spec.types',
+        message: `spec.types: '${s}' type specified more than once`,
+        calicoSource: CALICO_SOURCES.types,
+      });
     seen.add(s);
   }
   checkSelectorText(str(spec['selector']), 'spec.selector', out, 'never');

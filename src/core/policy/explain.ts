@@ -8,7 +8,17 @@
 // Failsafe ports are accepted before all of this (failsafe.ts); rules with match criteria are listed
 // but, for "unmatched" traffic, do not match (explain --packet answers for one concrete packet).
 import type { HostEndpoint } from '../model.ts';
-import { endpointPipeline, walkEndpoint, type Cause, type EndpointPipeline, type FelixStage, type Oracle, type Outcome, type PolicyModel, type TierGroup } from './felix.ts';
+import {
+  endpointPipeline,
+  walkEndpoint,
+  type Cause,
+  type EndpointPipeline,
+  type FelixStage,
+  type Oracle,
+  type Outcome,
+  type PolicyModel,
+  type TierGroup,
+} from './felix.ts';
 import { DEFAULT_ALLOW_PROFILE, governs, rulesFor, type Direction, type Policy } from './model.ts';
 import { isCatchAll, ruleSummary, type RuleSummary } from './rules.ts';
 
@@ -109,14 +119,27 @@ function verdictOf(outcomes: readonly Outcome[], pipeline: EndpointPipeline, dir
         tier: c.ref.tier,
       };
     case 'end-of-tier':
-      return { action: 'deny', code: 'end-of-tier', reason: `end of tier ${c.tier}: its policies (${c.policies.join(', ')}) select this endpoint but no rule matched (tier default action Deny)`, tier: c.tier };
+      return {
+        action: 'deny',
+        code: 'end-of-tier',
+        reason: `end of tier ${c.tier}: its policies (${c.policies.join(', ')}) select this endpoint but no rule matched (tier default action Deny)`,
+        tier: c.tier,
+      };
     case 'profile': {
       const anyTier = pipeline[direction].normal.length > 0;
-      return { action: 'allow', code: 'default-allow-profile', reason: `${anyTier ? 'every tier passed; ' : 'no normal policy applies; '}profile ${c.profile} allows` };
+      return {
+        action: 'allow',
+        code: 'default-allow-profile',
+        reason: `${anyTier ? 'every tier passed; ' : 'no normal policy applies; '}profile ${c.profile} allows`,
+      };
     }
     default: {
       if (pipeline[direction].normal.length > 0) return { action: 'deny', code: 'all-tiers-passed', reason: 'every tier passed and no profile allows: deny' };
-      return { action: 'deny', code: 'no-policy', reason: `no normal policy applies to ${direction} and the HostEndpoint has no profile that allows: Calico's default deny` };
+      return {
+        action: 'deny',
+        code: 'no-policy',
+        reason: `no normal policy applies to ${direction} and the HostEndpoint has no profile that allows: Calico's default deny`,
+      };
     }
   }
 }
@@ -138,7 +161,12 @@ function forwardVerdict(pipeline: EndpointPipeline, direction: Direction): Forwa
         reason: `${STAGE_WORD[c.ref.stage]} policy ${c.ref.policy} (tier ${c.ref.tier}) ${last.verdict === 'allow' ? 'allows' : 'denies'} everything that reaches it${c.ref.stage === 'preDNAT' || c.ref.stage === 'untracked' ? `, before any applyOnForward policy` : ''}`,
       };
     case 'end-of-tier':
-      return { policies, unmatched, decidedBy: c.stage, reason: `end of tier ${c.tier} (forwarded traffic): ${c.policies.join(', ')} select this endpoint but no rule matched` };
+      return {
+        policies,
+        unmatched,
+        decidedBy: c.stage,
+        reason: `end of tier ${c.tier} (forwarded traffic): ${c.policies.join(', ')} select this endpoint but no rule matched`,
+      };
     case 'forward-default':
       return { policies, unmatched, decidedBy: 'default', reason: 'no applyOnForward policy applies: forwarded traffic is allowed' };
     default:
@@ -157,7 +185,14 @@ function explainDirection(hep: HostEndpoint, pipeline: EndpointPipeline, directi
   const ordered = [...d.untracked, ...d.preDNAT, ...d.normal].flatMap((g) => g.policies);
   const policies: AppliedPolicy[] = ordered
     .filter((p) => !(p.doNotTrack && allInterfaces))
-    .map((p) => ({ name: p.name, tier: p.tier, order: p.order ?? null, stage: stageOf(p), applyOnForward: p.applyOnForward, rules: rulesFor(p, direction).map(ruleSummary) }));
+    .map((p) => ({
+      name: p.name,
+      tier: p.tier,
+      order: p.order ?? null,
+      stage: stageOf(p),
+      applyOnForward: p.applyOnForward,
+      rules: rulesFor(p, direction).map(ruleSummary),
+    }));
   const unmatched = verdictOf(walkEndpoint(pipeline, direction, 'host', unmatchedOracle), pipeline, direction);
   return { policies, ignored, unmatched, forward: forwardVerdict(pipeline, direction) };
 }

@@ -24,7 +24,17 @@ const udp = (port: number): FailsafePort => ({ protocol: 'udp', port });
 /** Felix's defaults (SSH, DHCP, BGP, etcd, Typha, the Kubernetes API). */
 export const DEFAULT_FAILSAFE_INBOUND: readonly FailsafePort[] = [tcp(22), udp(68), tcp(179), tcp(2379), tcp(2380), tcp(5473), tcp(6443), tcp(6666), tcp(6667)];
 /** Felix's defaults (DNS, DHCP, BGP, etcd, Typha, the Kubernetes API). */
-export const DEFAULT_FAILSAFE_OUTBOUND: readonly FailsafePort[] = [udp(53), udp(67), tcp(179), tcp(2379), tcp(2380), tcp(5473), tcp(6443), tcp(6666), tcp(6667)];
+export const DEFAULT_FAILSAFE_OUTBOUND: readonly FailsafePort[] = [
+  udp(53),
+  udp(67),
+  tcp(179),
+  tcp(2379),
+  tcp(2380),
+  tcp(5473),
+  tcp(6443),
+  tcp(6666),
+  tcp(6667),
+];
 
 export const DEFAULT_FAILSAFE: Failsafe = { inbound: DEFAULT_FAILSAFE_INBOUND, outbound: DEFAULT_FAILSAFE_OUTBOUND, source: 'Calico defaults' };
 

@@ -222,9 +222,17 @@ export function walkEndpoint(pipeline: EndpointPipeline, direction: Direction, p
   const d = pipeline[direction];
   const stages: [FelixStage, readonly TierGroup[]][] =
     path === 'host'
-      ? [['untracked', d.untracked], ['preDNAT', d.preDNAT], ['normal', d.normal]]
+      ? [
+          ['untracked', d.untracked],
+          ['preDNAT', d.preDNAT],
+          ['normal', d.normal],
+        ]
       : direction === 'ingress'
-        ? [['untracked', d.untracked], ['preDNAT', d.preDNAT], ['forward', d.forward]]
+        ? [
+            ['untracked', d.untracked],
+            ['preDNAT', d.preDNAT],
+            ['forward', d.forward],
+          ]
         : [['forward', d.forward]];
 
   for (const [stage, groups] of stages) {
@@ -318,7 +326,9 @@ export function describeCause(cause: Cause): string {
     case 'profile':
       return `profile ${cause.profile}${cause.profile === DEFAULT_ALLOW_PROFILE ? '' : ' (its rules are not evaluated here: it may deny)'}`;
     case 'no-profile-allowed':
-      return cause.profiles.length === 0 ? `no policy decided and the HostEndpoint has no profile (Calico's default deny)` : `no policy decided and no profile (${cause.profiles.join(', ')}) allowed`;
+      return cause.profiles.length === 0
+        ? `no policy decided and the HostEndpoint has no profile (Calico's default deny)`
+        : `no policy decided and no profile (${cause.profiles.join(', ')}) allowed`;
     case 'failsafe':
       return 'a failsafe port';
     case 'no-host-endpoint':

@@ -73,7 +73,12 @@ const byName = (a: { hostEndpoint: string }, b: { hostEndpoint: string }) => com
  * Felix's choice for each interface of one node. `heps` are the node's HEPs (others are ignored);
  * `policies` (enforced ones) name what a `*` HEP's shadowing costs.
  */
-export function governInterfaces(node: string, interfaces: readonly HostInterface[], heps: readonly HostEndpoint[], policies: readonly Policy[] = []): NodeGovernance {
+export function governInterfaces(
+  node: string,
+  interfaces: readonly HostInterface[],
+  heps: readonly HostEndpoint[],
+  policies: readonly Policy[] = [],
+): NodeGovernance {
   const mine = heps.filter((h) => h.spec.node === node);
   const all = mine.filter((h) => h.spec.interfaceName === '*').sort((a, b) => compareCodePoints(a.metadata.name, b.metadata.name));
   const star = all[0];
@@ -89,14 +94,19 @@ export function governInterfaces(node: string, interfaces: readonly HostInterfac
         if (name === iface.name) claims.push({ hostEndpoint: h.metadata.name, origin: originOf(h), via: 'interfaceName' });
         continue; // names another interface: never matched by address
       }
-      if ((h.spec.expectedIPs ?? []).some((ip) => addrs.has(canonical(ip) ?? ''))) claims.push({ hostEndpoint: h.metadata.name, origin: originOf(h), via: 'expectedIPs' });
+      if ((h.spec.expectedIPs ?? []).some((ip) => addrs.has(canonical(ip) ?? '')))
+        claims.push({ hostEndpoint: h.metadata.name, origin: originOf(h), via: 'expectedIPs' });
     }
     claims.sort(byName);
     const winner = claims[0];
     if (winner !== undefined) {
       used.add(winner.hostEndpoint);
-      const how = winner.via === 'interfaceName' ? `names interface ${iface.name}` : `has no interfaceName and lists one of ${iface.name}'s addresses in expectedIPs`;
-      const reason = claims.length > 1 ? `${winner.hostEndpoint} ${how}; of ${claims.length} candidates Felix takes the alphabetically first name` : `${winner.hostEndpoint} ${how}`;
+      const how =
+        winner.via === 'interfaceName' ? `names interface ${iface.name}` : `has no interfaceName and lists one of ${iface.name}'s addresses in expectedIPs`;
+      const reason =
+        claims.length > 1
+          ? `${winner.hostEndpoint} ${how}; of ${claims.length} candidates Felix takes the alphabetically first name`
+          : `${winner.hostEndpoint} ${how}`;
       let shadows: InterfaceGovernance['shadows'];
       if (star !== undefined) {
         const g = mine.find((h) => h.metadata.name === winner.hostEndpoint)!;
@@ -115,7 +125,14 @@ export function governInterfaces(node: string, interfaces: readonly HostInterfac
         shadows: undefined,
       });
     } else {
-      out.push({ interfaceName: iface.name, addresses: iface.addresses, governing: undefined, reason: `no HostEndpoint claims ${iface.name}: Felix does not police it (all traffic passes)`, inactive: [], shadows: undefined });
+      out.push({
+        interfaceName: iface.name,
+        addresses: iface.addresses,
+        governing: undefined,
+        reason: `no HostEndpoint claims ${iface.name}: Felix does not police it (all traffic passes)`,
+        inactive: [],
+        shadows: undefined,
+      });
     }
   }
   const idle: { hostEndpoint: string; reason: string }[] = [];
@@ -124,7 +141,11 @@ export function governInterfaces(node: string, interfaces: readonly HostInterfac
     if (used.has(name)) continue;
     const iface = h.spec.interfaceName ?? '';
     let reason: string;
-    if (iface === '*') reason = star !== undefined && star.metadata.name !== name ? `another all-interfaces HostEndpoint, ${star.metadata.name}, sorts first` : 'every interface is claimed by a named or address-matched HostEndpoint';
+    if (iface === '*')
+      reason =
+        star !== undefined && star.metadata.name !== name
+          ? `another all-interfaces HostEndpoint, ${star.metadata.name}, sorts first`
+          : 'every interface is claimed by a named or address-matched HostEndpoint';
     else {
       const lostTo = out.find((g) => g.inactive.some((c) => c.hostEndpoint === name));
       if (lostTo !== undefined) reason = `${lostTo.governing!.hostEndpoint} governs ${lostTo.interfaceName} (alphabetically first)`;

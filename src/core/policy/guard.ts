@@ -161,9 +161,7 @@ export function currentFor(desired: HostEndpoint, current: readonly HostEndpoint
 export function modelFromSnapshot(snapshot: PolicySnapshot | undefined, version?: CalicoVersion): { model: PolicyModel; policies: Policy[] } | undefined {
   if (snapshot === undefined || snapshot.globalNetworkPolicies === undefined || snapshot.tiers === undefined) return undefined;
   const policies = snapshot.globalNetworkPolicies.map((o) => parsePolicy(o as never, 'cluster', { types: 'felix' }));
-  const tiers = snapshot.tiers
-    .filter((t) => typeof (t as { metadata?: { name?: unknown } }).metadata?.name === 'string')
-    .map((t) => parseTier(t as never));
+  const tiers = snapshot.tiers.filter((t) => typeof (t as { metadata?: { name?: unknown } }).metadata?.name === 'string').map((t) => parseTier(t as never));
   return { model: buildPolicyModel(policies, tiers, version), policies };
 }
 
@@ -183,7 +181,10 @@ function stageOf(cause: Cause): FelixStage | 'profiles' {
 function trafficText(o: Outcome, interfaceName: string, failsafe: string | undefined): string {
   const flow = describeFlow(o.path, o.direction, interfaceName);
   const what = o.cause.kind === 'rule' ? `traffic matching "${summarizeRule(o.cause.ref.rule)}"` : 'all traffic';
-  const exempt = o.exemptions.length > 0 ? ` except what ${o.exemptions.map((e) => `${e.policy} rule ${e.index + 1} (${summarizeRule(e.rule)})`).join(', ')} take${o.exemptions.length === 1 ? 's' : ''} first` : '';
+  const exempt =
+    o.exemptions.length > 0
+      ? ` except what ${o.exemptions.map((e) => `${e.policy} rule ${e.index + 1} (${summarizeRule(e.rule)})`).join(', ')} take${o.exemptions.length === 1 ? 's' : ''} first`
+      : '';
   const open = o.path === 'host' && failsafe !== undefined ? `; failsafe ports stay open (${failsafe})` : '';
   return `${flow}: ${what}${exempt}${open}`;
 }
@@ -192,7 +193,12 @@ function trafficText(o: Outcome, interfaceName: string, failsafe: string | undef
  * The flows a write from `current` (undefined: no HEP) to `desired` would turn from allowed to
  * dropped, in evaluation order, each with what drops it.
  */
-export function regressions(current: HostEndpoint | undefined, desired: HostEndpoint, model: PolicyModel, failsafe?: { inbound: string; outbound: string }): Regression[] {
+export function regressions(
+  current: HostEndpoint | undefined,
+  desired: HostEndpoint,
+  model: PolicyModel,
+  failsafe?: { inbound: string; outbound: string },
+): Regression[] {
   const before = endpointPipeline(current, model);
   const after = endpointPipeline(desired, model);
   const iface = desired.spec.interfaceName ?? '';
@@ -204,7 +210,15 @@ export function regressions(current: HostEndpoint | undefined, desired: HostEndp
       for (const o of walkEndpoint(after, direction, path)) {
         if (o.verdict !== 'drop' || covered(o, was)) continue;
         const traffic = trafficText(o, iface, failsafe === undefined ? undefined : direction === 'ingress' ? failsafe.inbound : failsafe.outbound);
-        out.push({ path, direction, stage: stageOf(o.cause), cause: o.cause, policies: causePolicies(o.cause), traffic, text: `${traffic}: dropped by ${describeCause(o.cause)}` });
+        out.push({
+          path,
+          direction,
+          stage: stageOf(o.cause),
+          cause: o.cause,
+          policies: causePolicies(o.cause),
+          traffic,
+          text: `${traffic}: dropped by ${describeCause(o.cause)}`,
+        });
       }
     }
   }
@@ -225,9 +239,7 @@ function accepted(r: Regression, config: PolicyGuardConfig, trusted: (name: stri
 export function decidePolicyGuard(input: GuardInput): GuardDecision {
   const { config } = input;
   if (config.mode === 'off') return NO_HOLDS;
-  const writes = input.desired
-    .map((want) => ({ want, have: currentFor(want, input.current) }))
-    .filter(({ want, have }) => changesPolicy(have, want));
+  const writes = input.desired.map((want) => ({ want, have: currentFor(want, input.current) })).filter(({ want, have }) => changesPolicy(have, want));
   if (writes.length === 0) return NO_HOLDS;
 
   const parsed = modelFromSnapshot(input.snapshot, input.calicoVersion);
@@ -273,7 +285,9 @@ export function decidePolicyGuard(input: GuardInput): GuardDecision {
       regressions: found,
       policies: named,
       message: `HostEndpoint ${want.metadata.name} not ${write}d: ${first.text}${more}; ${
-        named.length > 0 ? `opt in to ${named.join(', ')} (policyGuard) or change the policies` : 'no policy to opt in: write policies for it or keep a profile that allows'
+        named.length > 0
+          ? `opt in to ${named.join(', ')} (policyGuard) or change the policies`
+          : 'no policy to opt in: write policies for it or keep a profile that allows'
       }`,
     });
   }

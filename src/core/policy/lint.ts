@@ -76,18 +76,56 @@ export interface LockoutPort {
 
 export function lockoutPorts(agentPort: number = DEFAULT_AGENT_PORT): LockoutPort[] {
   return [
-    { code: 'kubelet-closed', direction: 'ingress', port: 10250, what: 'the kubelet', consequence: 'the API server loses logs, exec, port-forward and metrics from this node', errorWhenClosed: true },
-    { code: 'agent-port-closed', direction: 'ingress', port: agentPort, what: "this agent's metrics and health port (server.port)", consequence: 'Prometheus and the readiness checks of other tools lose the agent', errorWhenClosed: true },
-    { code: 'apiserver-closed', direction: 'ingress', port: 6443, what: 'the Kubernetes API server', consequence: 'if this node runs the API server, the cluster loses it', errorWhenClosed: false },
-    { code: 'apiserver-closed', direction: 'egress', port: 6443, what: 'the Kubernetes API server (egress)', consequence: 'the kubelet, kube-proxy and calico-node on this node lose the API server: the node goes NotReady', errorWhenClosed: true },
+    {
+      code: 'kubelet-closed',
+      direction: 'ingress',
+      port: 10250,
+      what: 'the kubelet',
+      consequence: 'the API server loses logs, exec, port-forward and metrics from this node',
+      errorWhenClosed: true,
+    },
+    {
+      code: 'agent-port-closed',
+      direction: 'ingress',
+      port: agentPort,
+      what: "this agent's metrics and health port (server.port)",
+      consequence: 'Prometheus and the readiness checks of other tools lose the agent',
+      errorWhenClosed: true,
+    },
+    {
+      code: 'apiserver-closed',
+      direction: 'ingress',
+      port: 6443,
+      what: 'the Kubernetes API server',
+      consequence: 'if this node runs the API server, the cluster loses it',
+      errorWhenClosed: false,
+    },
+    {
+      code: 'apiserver-closed',
+      direction: 'egress',
+      port: 6443,
+      what: 'the Kubernetes API server (egress)',
+      consequence: 'the kubelet, kube-proxy and calico-node on this node lose the API server: the node goes NotReady',
+      errorWhenClosed: true,
+    },
     { code: 'ssh-closed', direction: 'ingress', port: 22, what: 'SSH', consequence: 'nobody can log in to repair the node', errorWhenClosed: true },
   ];
 }
 
 const DEFAULT_AGENT_PORT = 9808;
 
-const err = (code: FindingCode, message: string, extra: { policy?: string; hostEndpoint?: string; calicoSource?: string } = {}): Finding => ({ severity: 'error', code, message, ...extra });
-const warn = (code: FindingCode, message: string, extra: { policy?: string; hostEndpoint?: string } = {}): Finding => ({ severity: 'warning', code, message, ...extra });
+const err = (code: FindingCode, message: string, extra: { policy?: string; hostEndpoint?: string; calicoSource?: string } = {}): Finding => ({
+  severity: 'error',
+  code,
+  message,
+  ...extra,
+});
+const warn = (code: FindingCode, message: string, extra: { policy?: string; hostEndpoint?: string } = {}): Finding => ({
+  severity: 'warning',
+  code,
+  message,
+  ...extra,
+});
 
 /** The object to validate: as written when we have it, else rebuilt from the parsed fields. */
 function objectOf(p: Policy): unknown {
@@ -119,10 +157,14 @@ export function acceptedPolicies<P extends Policy>(policies: readonly P[]): P[] 
 }
 
 function rejectionFinding(p: Policy, r: ValidationProblem): Finding {
-  return err(r.code, `policy ${p.name}: ${r.message}; Calico rejects the policy, so it is not enforced and is left out of the evaluation above (${r.calicoSource})`, {
-    policy: p.name,
-    calicoSource: r.calicoSource,
-  });
+  return err(
+    r.code,
+    `policy ${p.name}: ${r.message}; Calico rejects the policy, so it is not enforced and is left out of the evaluation above (${r.calicoSource})`,
+    {
+      policy: p.name,
+      calicoSource: r.calicoSource,
+    },
+  );
 }
 
 function hasPassOrDeny(p: Policy): boolean {
@@ -151,7 +193,12 @@ export function lint(input: LintInput): Finding[] {
     for (const [k, v] of Object.entries(h.metadata.labels ?? {})) {
       const e = labelKeyError(k) ?? labelValueError(v);
       if (e !== undefined) {
-        findings.push(err('invalid-label', `HostEndpoint ${h.metadata.name}: ${e}; Calico rejects the HostEndpoint (${CALICO_SOURCES.labels})`, { hostEndpoint: h.metadata.name, calicoSource: CALICO_SOURCES.labels }));
+        findings.push(
+          err('invalid-label', `HostEndpoint ${h.metadata.name}: ${e}; Calico rejects the HostEndpoint (${CALICO_SOURCES.labels})`, {
+            hostEndpoint: h.metadata.name,
+            calicoSource: CALICO_SOURCES.labels,
+          }),
+        );
       }
     }
   }
@@ -170,14 +217,19 @@ export function lint(input: LintInput): Finding[] {
     const selectsEveryHep = p.selector.isAll() && (p.felixSelector?.matches({}) ?? false);
     const hasWorkloadScope = p.namespaceSelector.trim() !== '' || p.serviceAccountSelector.trim() !== '';
     const workloadOnly = hasWorkloadScope && !(p.felixSelector?.matches({}) ?? false);
-    const scope = p.preDNAT || p.doNotTrack
-      ? 'every HostEndpoint in the cluster'
-      : hasWorkloadScope
-        ? `every HostEndpoint in the cluster (its namespaceSelector/serviceAccountSelector "${p.felixSelectorText}" is true for endpoints without namespace labels) and the workloads it lets through`
-        : 'every HostEndpoint and every workload endpoint (every pod) in the cluster';
+    const scope =
+      p.preDNAT || p.doNotTrack
+        ? 'every HostEndpoint in the cluster'
+        : hasWorkloadScope
+          ? `every HostEndpoint in the cluster (its namespaceSelector/serviceAccountSelector "${p.felixSelectorText}" is true for endpoints without namespace labels) and the workloads it lets through`
+          : 'every HostEndpoint and every workload endpoint (every pod) in the cluster';
     if (selectsEveryHep && hasDeny(p)) {
       findings.push(
-        err('deny-all-endpoints', `policy ${p.name}: has Deny rules and no selector, so it selects ${scope}; give it a selector (e.g. the one of the policy it backs up)`, { policy: p.name }),
+        err(
+          'deny-all-endpoints',
+          `policy ${p.name}: has Deny rules and no selector, so it selects ${scope}; give it a selector (e.g. the one of the policy it backs up)`,
+          { policy: p.name },
+        ),
       );
     } else if (selectsEveryHep && !p.preDNAT && !p.doNotTrack && !hasPassOrDeny(p) && (input.model?.tiers.get(p.tier)?.defaultAction ?? 'Deny') === 'Deny') {
       const dirs = (['ingress', 'egress'] as const).filter((d) => governs(p, d));
@@ -205,13 +257,21 @@ export function lint(input: LintInput): Finding[] {
     const selected = hostEndpoints.filter((h) => selectsLabels(p, h.metadata.labels ?? {}));
     if (!workloadOnly && selected.length === 0 && hostEndpoints.length > 0) {
       findings.push(
-        warn('selects-nothing', `policy ${p.name}: selector ${p.selector.toString()} selects none of the ${hostEndpoints.length} HostEndpoint(s) examined; if it is meant for them, they are unprotected by it (fail-open)`, { policy: p.name }),
+        warn(
+          'selects-nothing',
+          `policy ${p.name}: selector ${p.selector.toString()} selects none of the ${hostEndpoints.length} HostEndpoint(s) examined; if it is meant for them, they are unprotected by it (fail-open)`,
+          { policy: p.name },
+        ),
       );
     }
     if (p.doNotTrack) {
       for (const h of selected.filter((h) => h.spec.interfaceName === '*')) {
         findings.push(
-          err('donottrack-all-interfaces', `policy ${p.name}: doNotTrack policy selects all-interfaces HostEndpoint ${h.metadata.name}; Felix does not support that and ignores the policy there`, { policy: p.name, hostEndpoint: h.metadata.name }),
+          err(
+            'donottrack-all-interfaces',
+            `policy ${p.name}: doNotTrack policy selects all-interfaces HostEndpoint ${h.metadata.name}; Felix does not support that and ignores the policy there`,
+            { policy: p.name, hostEndpoint: h.metadata.name },
+          ),
         );
       }
     }
@@ -234,7 +294,11 @@ export function lint(input: LintInput): Finding[] {
         if (empty.length < picked.length) continue;
         for (const h of empty) {
           findings.push(
-            warn('peer-without-ips', `policy ${p.name}: rule peer selector ${text} selects HostEndpoint ${h.metadata.name}, which has no expectedIPs: the rule can never match its traffic`, { policy: p.name, hostEndpoint: h.metadata.name }),
+            warn(
+              'peer-without-ips',
+              `policy ${p.name}: rule peer selector ${text} selects HostEndpoint ${h.metadata.name}, which has no expectedIPs: the rule can never match its traffic`,
+              { policy: p.name, hostEndpoint: h.metadata.name },
+            ),
           );
         }
       }
@@ -247,7 +311,9 @@ export function lint(input: LintInput): Finding[] {
       const open = dirs.map((d) => `${d}: ${(d === 'ingress' ? failsafe.inbound : failsafe.outbound).map(formatPort).join(', ') || 'none'}`).join('; ');
       const what = dirs.length === 2 ? 'is selected by no policy' : `is selected by no normal (non-preDNAT, non-doNotTrack) policy for ${dirs[0]}`;
       findings.push(
-        err('no-policy', `HostEndpoint ${x.name} ${what} and has no ${DEFAULT_ALLOW_PROFILE} profile: only failsafe ports are open (${open})`, { hostEndpoint: x.name }),
+        err('no-policy', `HostEndpoint ${x.name} ${what} and has no ${DEFAULT_ALLOW_PROFILE} profile: only failsafe ports are open (${open})`, {
+          hostEndpoint: x.name,
+        }),
       );
     }
   }
@@ -262,12 +328,14 @@ export function lint(input: LintInput): Finding[] {
     const denying = explanations.filter((x) => x[dir].unmatched.action !== 'allow');
     if (denying.length === 0) continue;
     findings.push(
-      err('failsafe-disabled', `${field} is empty (${failsafe.source}) while ${denying.map((x) => x.name).join(', ')} deny unmatched ${dir}: one policy mistake cuts the node off, SSH included`),
+      err(
+        'failsafe-disabled',
+        `${field} is empty (${failsafe.source}) while ${denying.map((x) => x.name).join(', ')} deny unmatched ${dir}: one policy mistake cuts the node off, SSH included`,
+      ),
     );
   }
   return findings;
 }
-
 
 /**
  * The lockout ports, packet by packet through the Felix model (packet.ts), from any peer: closed for
@@ -275,7 +343,13 @@ export function lint(input: LintInput): Finding[] {
  * runs); open only to some peers (rules with source criteria) is a warning naming what closes it and
  * what still lets traffic through.
  */
-export function lockoutFindings(model: PolicyModel, heps: readonly HostEndpoint[], failsafe: Failsafe, agentPort?: number, clusterFacing?: ReadonlySet<string>): Finding[] {
+export function lockoutFindings(
+  model: PolicyModel,
+  heps: readonly HostEndpoint[],
+  failsafe: Failsafe,
+  agentPort?: number,
+  clusterFacing?: ReadonlySet<string>,
+): Finding[] {
   const out: Finding[] = [];
   for (const h of heps) {
     const pipeline = hostEndpointPipeline(h, model);
@@ -287,7 +361,9 @@ export function lockoutFindings(model: PolicyModel, heps: readonly HostEndpoint[
       if (pipeline[lp.direction].normal.length === 0 && drops.every((o) => o.cause.kind === 'no-profile-allowed')) continue;
       const allows = v.outcomes.filter((o) => o.verdict === 'allow');
       const closer = drops.map((o) => describeCause(o.cause)).join('; or ');
-      const policies = [...new Set(drops.flatMap((o) => (o.cause.kind === 'rule' ? [o.cause.ref.policy] : o.cause.kind === 'end-of-tier' ? o.cause.policies : [])))];
+      const policies = [
+        ...new Set(drops.flatMap((o) => (o.cause.kind === 'rule' ? [o.cause.ref.policy] : o.cause.kind === 'end-of-tier' ? o.cause.policies : []))),
+      ];
       const at = { hostEndpoint: h.metadata.name, ...(policies.length === 1 ? { policy: policies[0]! } : {}) };
       const what = `HostEndpoint ${h.metadata.name}: TCP ${lp.port} ${lp.direction} (${lp.what})`;
       if (v.verdict === 'drop') {
@@ -296,7 +372,15 @@ export function lockoutFindings(model: PolicyModel, heps: readonly HostEndpoint[
         const text = `${what} is dropped for every peer by ${closer}.${where} ${facing ? lp.consequence[0]!.toUpperCase() + lp.consequence.slice(1) : lp.consequence}; it is not a failsafe port here (${failsafe.source})`;
         out.push(lp.errorWhenClosed && facing ? err(lp.code, text, at) : warn(lp.code, text, at));
       } else {
-        const open = [...new Set(allows.map((o) => (o.cause.kind === 'rule' ? `${o.cause.ref.policy} ${o.cause.ref.direction} rule ${o.cause.ref.index + 1} (${summarizeRule(o.cause.ref.rule)})` : describeCause(o.cause))))];
+        const open = [
+          ...new Set(
+            allows.map((o) =>
+              o.cause.kind === 'rule'
+                ? `${o.cause.ref.policy} ${o.cause.ref.direction} rule ${o.cause.ref.index + 1} (${summarizeRule(o.cause.ref.rule)})`
+                : describeCause(o.cause),
+            ),
+          ),
+        ];
         out.push(
           warn(
             lp.code,

@@ -158,7 +158,9 @@ export function parsePolicy(
   }
   // Felix compares types case-insensitively (strings.EqualFold in ExtractPolicyMetadata).
   const typesIn = Array.isArray(spec['types'])
-    ? (spec['types'] as unknown[]).flatMap((t): PolicyType[] => (typeof t !== 'string' ? [] : t.toLowerCase() === 'ingress' ? ['Ingress'] : t.toLowerCase() === 'egress' ? ['Egress'] : []))
+    ? (spec['types'] as unknown[]).flatMap((t): PolicyType[] =>
+        typeof t !== 'string' ? [] : t.toLowerCase() === 'ingress' ? ['Ingress'] : t.toLowerCase() === 'egress' ? ['Egress'] : [],
+      )
     : [];
   const order = typeof spec['order'] === 'number' && Number.isFinite(spec['order']) ? spec['order'] : undefined;
   const namespaceSelector = str(spec['namespaceSelector']);

@@ -108,7 +108,8 @@ function peerSelectorMatch(e: EntityRule, who: PeerIdentity): RuleMatch {
     // Workloads in selected namespaces: a HEP or an outside address never is one.
     parts.push(who.outside || (who.labels !== undefined && who.labels['projectcalico.org/namespace'] === undefined) ? 'no' : 'maybe');
   }
-  if (ns === 'global()') parts.push(who.outside ? 'no' : who.labels === undefined ? 'maybe' : who.labels['projectcalico.org/namespace'] === undefined ? 'yes' : 'no');
+  if (ns === 'global()')
+    parts.push(who.outside ? 'no' : who.labels === undefined ? 'maybe' : who.labels['projectcalico.org/namespace'] === undefined ? 'yes' : 'no');
   if (sa) parts.push(who.outside || (who.labels !== undefined && who.labels['projectcalico.org/namespace'] === undefined) ? 'no' : 'maybe');
   if (sel !== '') parts.push(evalSel(sel));
   if (notSel !== '') parts.push(who.outside ? 'yes' : not(evalSel(notSel)));
@@ -165,7 +166,13 @@ export function ruleMatchesPacket(rule: Rule, packet: Packet, heps: readonly Hos
   if (localSide !== undefined) {
     parts.push(netsMatch(packet.local, localSide));
     // The node itself is the HEP: a selector on the local side is matched against the HEP's own labels.
-    if ((localSide.selector ?? '') !== '' || (localSide.notSelector ?? '') !== '' || (localSide.namespaceSelector ?? '') !== '' || localSide.serviceAccounts !== undefined) parts.push('maybe');
+    if (
+      (localSide.selector ?? '') !== '' ||
+      (localSide.notSelector ?? '') !== '' ||
+      (localSide.namespaceSelector ?? '') !== '' ||
+      localSide.serviceAccounts !== undefined
+    )
+      parts.push('maybe');
     parts.push(portsMatch(ingress ? packet.port : undefined, localSide));
     if (localSide.services !== undefined) parts.push('maybe');
   }

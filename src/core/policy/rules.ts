@@ -8,18 +8,29 @@ function nonEmpty(v: readonly unknown[] | undefined): boolean {
 function entityEmpty(e: EntityRule | undefined): boolean {
   if (e === undefined) return true;
   return (
-    !nonEmpty(e.nets) && !nonEmpty(e.notNets) && !nonEmpty(e.ports) && !nonEmpty(e.notPorts) &&
-    (e.selector ?? '').trim() === '' && (e.notSelector ?? '').trim() === '' && (e.namespaceSelector ?? '').trim() === '' &&
-    e.serviceAccounts === undefined && e.services === undefined
+    !nonEmpty(e.nets) &&
+    !nonEmpty(e.notNets) &&
+    !nonEmpty(e.ports) &&
+    !nonEmpty(e.notPorts) &&
+    (e.selector ?? '').trim() === '' &&
+    (e.notSelector ?? '').trim() === '' &&
+    (e.namespaceSelector ?? '').trim() === '' &&
+    e.serviceAccounts === undefined &&
+    e.services === undefined
   );
 }
 
 /** True when the rule has no match criteria: it decides every packet that reaches it. */
 export function isCatchAll(rule: Rule): boolean {
   return (
-    rule.protocol === undefined && rule.notProtocol === undefined && rule.ipVersion === undefined &&
-    rule.icmp === undefined && rule.notICMP === undefined && rule.http === undefined &&
-    entityEmpty(rule.source) && entityEmpty(rule.destination)
+    rule.protocol === undefined &&
+    rule.notProtocol === undefined &&
+    rule.ipVersion === undefined &&
+    rule.icmp === undefined &&
+    rule.notICMP === undefined &&
+    rule.http === undefined &&
+    entityEmpty(rule.source) &&
+    entityEmpty(rule.destination)
   );
 }
 

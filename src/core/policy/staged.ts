@@ -8,7 +8,19 @@
 import type { HostEndpoint } from '../model.ts';
 import { hostEndpointPipeline } from './explain.ts';
 import type { Failsafe } from './failsafe.ts';
-import { buildPolicyModel, causeKey, describeCause, describeFlow, DIRECTIONS, PATHS, refKey, walkEndpoint, type Outcome, type PolicyModel, type TrafficPath } from './felix.ts';
+import {
+  buildPolicyModel,
+  causeKey,
+  describeCause,
+  describeFlow,
+  DIRECTIONS,
+  PATHS,
+  refKey,
+  walkEndpoint,
+  type Outcome,
+  type PolicyModel,
+  type TrafficPath,
+} from './felix.ts';
 import { lockoutFindings, policyRejections, type Finding, type ValidationProblem } from './lint.ts';
 import { selectsLabels, type Direction, type Policy, type Tier } from './model.ts';
 
@@ -75,11 +87,23 @@ function diff(hep: HostEndpoint, m0: PolicyModel, m1: PolicyModel): StagedChange
       for (const o of changed(was, will, 'drop')) {
         const what = o.cause.kind === 'rule' ? 'traffic that rule matches' : 'all traffic';
         const exempt = o.exemptions.length > 0 ? ` (except what ${o.exemptions.map((e) => `${e.policy} rule ${e.index + 1}`).join(', ')} take first)` : '';
-        out.push({ hostEndpoint: hep.metadata.name, path, direction, change: 'newly-dropped', text: `${flow}: ${what}${exempt} would be dropped by ${describeCause(o.cause)}` });
+        out.push({
+          hostEndpoint: hep.metadata.name,
+          path,
+          direction,
+          change: 'newly-dropped',
+          text: `${flow}: ${what}${exempt} would be dropped by ${describeCause(o.cause)}`,
+        });
       }
       if (!was.some((o) => o.verdict === 'drop')) continue; // nothing dropped today: nothing to open
       for (const o of changed(was, will, 'allow')) {
-        out.push({ hostEndpoint: hep.metadata.name, path, direction, change: 'newly-allowed', text: `${flow}: would be allowed by ${describeCause(o.cause)}${o.certain ? '' : ' (for the traffic it matches)'}` });
+        out.push({
+          hostEndpoint: hep.metadata.name,
+          path,
+          direction,
+          change: 'newly-allowed',
+          text: `${flow}: would be allowed by ${describeCause(o.cause)}${o.certain ? '' : ' (for the traffic it matches)'}`,
+        });
       }
     }
   }
@@ -111,7 +135,8 @@ export function stagedEffects(input: StagedInput): StagedEffect[] {
     const namesake = enforced.find((p) => p.name === s.name);
     // A Delete carries no spec: what it touches is what the policy it deletes selects.
     const selector = action === 'Delete' ? namesake : s;
-    const selects = selector === undefined ? [] : input.hostEndpoints.filter((h) => selectsLabels(selector, h.metadata.labels ?? {})).map((h) => h.metadata.name);
+    const selects =
+      selector === undefined ? [] : input.hostEndpoints.filter((h) => selectsLabels(selector, h.metadata.labels ?? {})).map((h) => h.metadata.name);
     const base = { name: s.name, stagedAction: action, replaces: namesake?.name, selects, rejections };
     if (rejections.length > 0 || action === 'Learn' || action === 'Ignore') return { ...base, changes: [], lockouts: [], resolves: [] };
     const rest = enforced.filter((p) => p.name !== s.name);
@@ -121,7 +146,9 @@ export function stagedEffects(input: StagedInput): StagedEffect[] {
     const next1 = lockoutFindings(m1, input.hostEndpoints, input.failsafe, input.agentPort, input.clusterFacing);
     const after = new Map(next1.map((f) => [lockKey(f), f.severity]));
     const lockouts = next1.filter((f) => !before.has(lockKey(f)) || (before.get(lockKey(f)) === 'warning' && f.severity === 'error'));
-    const resolves = [...before.entries()].filter(([k, sev]) => after.get(k) !== sev && !(sev === 'warning' && after.get(k) === 'error')).map(([k, sev]) => `${k}: ${sev} -> ${after.get(k) ?? 'open'}`);
+    const resolves = [...before.entries()]
+      .filter(([k, sev]) => after.get(k) !== sev && !(sev === 'warning' && after.get(k) === 'error'))
+      .map(([k, sev]) => `${k}: ${sev} -> ${after.get(k) ?? 'open'}`);
     return { ...base, changes, lockouts, resolves };
   });
 }

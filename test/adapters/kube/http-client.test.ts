@@ -31,7 +31,12 @@ function fixed(server: string, token: string, ca?: string): CredentialSource {
 }
 
 function hep(name: string, labels: Record<string, string> = {}) {
-  return { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['10.0.0.1'] } };
+  return {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'HostEndpoint',
+    metadata: { name, labels },
+    spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['10.0.0.1'] },
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<ApiFailure & Error> {
@@ -69,7 +74,9 @@ describe('HttpApiClient', () => {
       metadata: { resourceVersion: string };
     };
     assert.equal(replaced.spec.interfaceName, 'eth1');
-    const patched = (await client.patch(`${HEPS}/h1`, { metadata: { labels: { a: 'b' } } })) as { metadata: { labels: Record<string, string>; resourceVersion: string } };
+    const patched = (await client.patch(`${HEPS}/h1`, { metadata: { labels: { a: 'b' } } })) as {
+      metadata: { labels: Record<string, string>; resourceVersion: string };
+    };
     assert.deepEqual(patched.metadata.labels, { a: 'b' });
     const stale = await failure(client.delete(`${HEPS}/h1`, { resourceVersion: replaced.metadata.resourceVersion }));
     assert.equal(stale.code, 409);
@@ -135,7 +142,9 @@ describe('HttpApiClient', () => {
     assert.deepEqual([dup.code, dup.reason], [409, 'AlreadyExists']);
     const stored = (await client.get(`${HEPS}/dup`)) as { metadata: { resourceVersion: string } };
     await client.patch(`${HEPS}/dup`, { metadata: { labels: { x: 'y' } } });
-    const conflict = await failure(client.replace(`${HEPS}/dup`, { ...hep('dup'), metadata: { name: 'dup', resourceVersion: stored.metadata.resourceVersion } }));
+    const conflict = await failure(
+      client.replace(`${HEPS}/dup`, { ...hep('dup'), metadata: { name: 'dup', resourceVersion: stored.metadata.resourceVersion } }),
+    );
     assert.deepEqual([conflict.code, conflict.reason], [409, 'Conflict']);
     const invalid = await failure(client.create(HEPS, { ...hep('bad'), spec: { node: 'n1', interfaceName: 'x'.repeat(40) } }));
     assert.deepEqual([invalid.code, invalid.reason], [422, 'Invalid']);
@@ -168,16 +177,16 @@ describe('HttpApiClient', () => {
     api.store.delete('hostendpoints.projectcalico.org', 'w1');
     const events: WatchEvent[] = [];
     let connected = 0;
-    await client.watch(
-      HEPS,
-      { resourceVersion: start.resourceVersion, timeoutSeconds: 1, allowWatchBookmarks: true },
-      (e) => events.push(e),
-      { onConnected: () => connected++ },
-    );
+    await client.watch(HEPS, { resourceVersion: start.resourceVersion, timeoutSeconds: 1, allowWatchBookmarks: true }, (e) => events.push(e), {
+      onConnected: () => connected++,
+    });
     assert.equal(connected, 1);
     const changes = events.filter((e) => e.type !== 'BOOKMARK').map((e) => `${e.type} ${(e.object as { metadata: { name: string } }).metadata.name}`);
     assert.deepEqual(changes, ['ADDED w1', 'ADDED w2', 'DELETED w1']);
-    assert.ok(events.some((e) => e.type === 'BOOKMARK'), 'bookmarks arrive');
+    assert.ok(
+      events.some((e) => e.type === 'BOOKMARK'),
+      'bookmarks arrive',
+    );
     const last = events.at(-1)!.object as { metadata: { resourceVersion: string } };
     // Resume after the last seen version: only what happened since.
     api.store.put(hep('w3'));
@@ -226,7 +235,9 @@ describe('HttpApiClient', () => {
       api.store.put(hep('big', { big: 'x'.repeat(60) }));
       api.store.put({ ...hep('bigger'), metadata: { name: 'bigger', annotations: { a: 'y'.repeat(5000) } } });
       const seen: string[] = [];
-      const err = await failure(small.watch(HEPS, { resourceVersion: rv, timeoutSeconds: 5 }, (e) => seen.push((e.object as { metadata: { name: string } }).metadata.name)));
+      const err = await failure(
+        small.watch(HEPS, { resourceVersion: rv, timeoutSeconds: 5 }, (e) => seen.push((e.object as { metadata: { name: string } }).metadata.name)),
+      );
       assert.deepEqual(seen, ['big']);
       assert.match(err.message, /longer than 2048 bytes/);
     } finally {

@@ -61,24 +61,39 @@ describe('discoverInterfaces in a network namespace', { skip: netnsSkip }, () =>
     const down0 = byName(found, 'down0');
     assert.equal(down0.operState, 'DOWN');
     assert.equal(down0.flags.includes('UP'), false);
-    assert.deepEqual(down0.addresses.map((a) => a.address), ['203.0.113.65']);
+    assert.deepEqual(
+      down0.addresses.map((a) => a.address),
+      ['203.0.113.65'],
+    );
     assert.deepEqual(byName(found, 'bare0').addresses, []);
   });
 
   test('dotted, 15-character and Calico-invalid names come through verbatim', () => {
     assert.equal(byName(found, 'eth0.100').kind, 'macvlan');
     assert.equal(byName(found, 'abcdefghijklmno').name.length, 15);
-    assert.deepEqual(byName(found, 've+x').addresses.map((a) => a.address), ['192.0.2.77']);
+    assert.deepEqual(
+      byName(found, 've+x').addresses.map((a) => a.address),
+      ['192.0.2.77'],
+    );
   });
 
   test('default routes: v4 via vA, v4 multipath via br0, v6 via eth0.100; not unreachable (lo) or table 100 (vB)', () => {
-    assert.deepEqual(found.filter((i) => i.hasDefaultRoute).map((i) => i.name).sort(), ['br0', 'eth0.100', 'vA']);
+    assert.deepEqual(
+      found
+        .filter((i) => i.hasDefaultRoute)
+        .map((i) => i.name)
+        .sort(),
+      ['br0', 'eth0.100', 'vA'],
+    );
   });
 
   test('a rescan sees changes: address removed, link down, default route gone', async () => {
     await ns.batch(['addr del 192.0.2.11/24 dev vA', 'link set eth0.100 down', 'route del default via 192.0.2.1 dev vA', 'route del default metric 200']);
     const again = await discoverInterfaces({ netns: ns.name });
-    assert.equal(byName(again, 'vA').addresses.some((a) => a.address === '192.0.2.11'), false);
+    assert.equal(
+      byName(again, 'vA').addresses.some((a) => a.address === '192.0.2.11'),
+      false,
+    );
     assert.equal(byName(again, 'vA').hasDefaultRoute, false);
     assert.equal(byName(again, 'br0').hasDefaultRoute, false);
     const macvlan = byName(again, 'eth0.100');
@@ -86,7 +101,10 @@ describe('discoverInterfaces in a network namespace', { skip: netnsSkip }, () =>
     // The v6 default route through it is gone with the link, and so are its IPv6 addresses: the kernel
     // drops them on admin-down (net.ipv6.conf.*.keep_addr_on_down=0, the default). IPv4 ones stay.
     assert.equal(macvlan.hasDefaultRoute, false);
-    assert.deepEqual(macvlan.addresses.map((a) => a.address), ['198.51.100.100']);
+    assert.deepEqual(
+      macvlan.addresses.map((a) => a.address),
+      ['198.51.100.100'],
+    );
   });
 
   test('a namespace that does not exist is a DiscoveryError saying so', async () => {
@@ -171,11 +189,17 @@ esac`;
 
   test('a dump interrupted by concurrent changes is retried, then reported', async () => {
     const once = join(dir, 'interrupted-once');
-    const ip = await fakeIp('ip-intr-once', `case "$*" in *addr*) if mkdir '${once}' 2>/dev/null; then echo 'Dump was interrupted and may be inconsistent.' >&2; fi;; esac\n${answer}`);
+    const ip = await fakeIp(
+      'ip-intr-once',
+      `case "$*" in *addr*) if mkdir '${once}' 2>/dev/null; then echo 'Dump was interrupted and may be inconsistent.' >&2; fi;; esac\n${answer}`,
+    );
     assert.equal((await discoverInterfaces({ ipCommand: ip })).length, SCENARIO_EXPECTED.length);
 
     const failOnce = join(dir, 'interrupted-fail-once');
-    const ipFail = await fakeIp('ip-intr-fail-once', `case "$*" in *-4*) if mkdir '${failOnce}' 2>/dev/null; then echo 'Dump was interrupted and may be inconsistent.' >&2; echo 'Dump terminated' >&2; exit 1; fi;; esac\n${answer}`);
+    const ipFail = await fakeIp(
+      'ip-intr-fail-once',
+      `case "$*" in *-4*) if mkdir '${failOnce}' 2>/dev/null; then echo 'Dump was interrupted and may be inconsistent.' >&2; echo 'Dump terminated' >&2; exit 1; fi;; esac\n${answer}`,
+    );
     assert.equal((await discoverInterfaces({ ipCommand: ipFail })).length, SCENARIO_EXPECTED.length);
 
     const always = await fakeIp('ip-intr', `echo 'Dump was interrupted and may be inconsistent.' >&2\n${answer}`);

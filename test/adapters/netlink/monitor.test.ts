@@ -62,7 +62,13 @@ class Recorder {
         this.#waiter = undefined;
         reject(new Error(`no matching change within ${timeoutMs} ms; got ${JSON.stringify(this.changes)}`));
       }, timeoutMs);
-      this.#waiter = { pred, resolve: (c) => { clearTimeout(timer); resolve(c); } };
+      this.#waiter = {
+        pred,
+        resolve: (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+      };
       this.#check();
     });
   }
@@ -86,17 +92,29 @@ function recordingTimers(): MonitorTimers & { delays: number[]; pending: () => n
     pending: () => live.size,
     setTimeout: (fn, ms) => {
       delays.push(ms);
-      const h = setTimeout(() => { live.delete(h); fn(); }, ms);
+      const h = setTimeout(() => {
+        live.delete(h);
+        fn();
+      }, ms);
       live.add(h);
       return h;
     },
-    clearTimeout: (h) => { live.delete(h); clearTimeout(h as ReturnType<typeof setTimeout>); },
+    clearTimeout: (h) => {
+      live.delete(h);
+      clearTimeout(h as ReturnType<typeof setTimeout>);
+    },
     setImmediate: (fn) => {
-      const h = setImmediate(() => { live.delete(h); fn(); });
+      const h = setImmediate(() => {
+        live.delete(h);
+        fn();
+      });
       live.add(h);
       return h;
     },
-    clearImmediate: (h) => { live.delete(h); clearImmediate(h as ReturnType<typeof setImmediate>); },
+    clearImmediate: (h) => {
+      live.delete(h);
+      clearImmediate(h as ReturnType<typeof setImmediate>);
+    },
   };
 }
 
@@ -129,13 +147,22 @@ describe('isRelevantMonitorLine', () => {
 
 test('backoffDelay grows exponentially, is capped, and jitter only shortens it', () => {
   const b = { ...DEFAULT_BACKOFF, initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
-  assert.deepEqual([1, 2, 3, 4, 5, 10].map((n) => backoffDelay(n, b, () => 0)), [100, 200, 400, 800, 1000, 1000]);
-  assert.equal(backoffDelay(3, b, () => 0.999999), 200);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 10].map((n) => backoffDelay(n, b, () => 0)),
+    [100, 200, 400, 800, 1000, 1000],
+  );
+  assert.equal(
+    backoffDelay(3, b, () => 0.999999),
+    200,
+  );
   for (let i = 0; i < 100; i++) {
     const d = backoffDelay(2, b, Math.random);
     assert.ok(d >= 100 && d <= 200, String(d));
   }
-  assert.equal(backoffDelay(2, { ...b, jitter: 0 }, () => 0.7), 200);
+  assert.equal(
+    backoffDelay(2, { ...b, jitter: 0 }, () => 0.7),
+    200,
+  );
 });
 
 test('monitorLineLink: the link a link or address line is about; none for routes', () => {
@@ -332,7 +359,15 @@ setInterval(() => {}, 1000);
     const errors: unknown[] = [];
     const logger = { debug: () => {}, info: () => {}, warn: () => {}, error: (obj: object) => errors.push(obj) };
     let calls = 0;
-    const m = new NetlinkMonitor({ ipCommand: ip, readyTimeoutMs: 0, logger, onChange: () => { calls++; throw new Error('boom'); } });
+    const m = new NetlinkMonitor({
+      ipCommand: ip,
+      readyTimeoutMs: 0,
+      logger,
+      onChange: () => {
+        calls++;
+        throw new Error('boom');
+      },
+    });
     monitors.push(m);
     m.start();
     for (let i = 0; i < 100 && calls < 2; i++) await sleep(10);
@@ -349,7 +384,13 @@ describe('NetlinkMonitor on a real kernel', { skip: netnsSkip }, () => {
   before(async () => {
     ns = await Netns.create();
     // No IPv6 link-local (its DAD completion would be an extra, late event).
-    await ns.batch(['link add m0 type veth peer name m0p', 'link set m0 addrgenmode none', 'link set m0p addrgenmode none', 'link set m0 up', 'link set m0p up']);
+    await ns.batch([
+      'link add m0 type veth peer name m0p',
+      'link set m0 addrgenmode none',
+      'link set m0p addrgenmode none',
+      'link set m0 up',
+      'link set m0p up',
+    ]);
     // The kernel reports operstate changes later (linkwatch, up to a second under load): wait for
     // them so they do not show up as the changes the test makes.
     for (let i = 0; i < 200; i++) {

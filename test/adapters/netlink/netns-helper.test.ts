@@ -11,7 +11,11 @@ import { prereq } from '../../helpers/prereq.ts';
 
 const netnsSkip = prereq(await canUseNetns());
 
-interface Link { ifname: string; operstate: string; linkinfo?: { info_kind?: string } }
+interface Link {
+  ifname: string;
+  operstate: string;
+  linkinfo?: { info_kind?: string };
+}
 
 describe('Netns helper', { skip: netnsSkip }, () => {
   const created: Netns[] = [];
@@ -42,7 +46,14 @@ describe('Netns helper', { skip: netnsSkip }, () => {
     const links = (await a.ipJson('-d', 'link', 'show')) as Link[];
     assert.deepEqual(
       links.map((l) => [l.ifname, l.linkinfo?.info_kind ?? null]),
-      [['lo', null], ['eth0', 'veth'], ['br0', 'bridge'], ['eth0.100', 'macvlan'], ['vx0', 'vxlan'], ['ifb3', 'ifb']],
+      [
+        ['lo', null],
+        ['eth0', 'veth'],
+        ['br0', 'bridge'],
+        ['eth0.100', 'macvlan'],
+        ['vx0', 'vxlan'],
+        ['ifb3', 'ifb'],
+      ],
     );
     const peer = (await b.ipJson('link', 'show', 'peer0')) as Link[];
     assert.equal(peer[0]?.operstate, 'UP');
@@ -64,13 +75,23 @@ describe('Netns helper', { skip: netnsSkip }, () => {
     await ns.batch(['link add inside0 type veth peer name inside1']);
     const ls = await execInNetns(ns.name, 'ip', ['-o', 'link', 'show']);
     assert.equal(ls.code, 0);
-    assert.deepEqual(ls.stdout.trim().split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]), ['lo', 'inside1', 'inside0']);
+    assert.deepEqual(
+      ls.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[1]?.trim().split('@')[0]),
+      ['lo', 'inside1', 'inside0'],
+    );
 
     // Node inside the namespace discovers its own interfaces without any netns option.
     const discover = fileURLToPath(new URL('../../../src/adapters/netlink/discover.ts', import.meta.url));
-    const child = ns.spawn(process.execPath, ['--input-type=module', '-e', `
+    const child = ns.spawn(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `
       const { discoverInterfaces } = await import(${JSON.stringify(discover)});
-      console.log(JSON.stringify((await discoverInterfaces()).map((i) => i.name)));`]);
+      console.log(JSON.stringify((await discoverInterfaces()).map((i) => i.name)));`,
+    ]);
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     const [code] = (await once(child, 'exit')) as [number | null];

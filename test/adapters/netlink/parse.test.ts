@@ -32,7 +32,10 @@ test('captured scenario: every interface, every address, kinds, states and defau
 
 test('captured scenario: IPv4 alias labels are not interfaces; their addresses stay on the real link', () => {
   const got = parseIpAddrJson(fixture('scenario-addr'), '[]', '[]');
-  assert.equal(got.some((i) => i.name.includes(':')), false);
+  assert.equal(
+    got.some((i) => i.name.includes(':')),
+    false,
+  );
   assert.ok(byName(got, 'vA').addresses.some((a) => a.address === '192.0.2.11'));
 });
 
@@ -55,8 +58,14 @@ test('captured edge routes: nexthop objects, groups and v6 multipath count; blac
 test('captured edge: a `link_type none` tun device has a kind and no MAC', () => {
   const tun = byName(parseIpAddrJson(fixture('edge-addr'), '[]', '[]'), 'tun0');
   assert.deepEqual(tun, {
-    name: 'tun0', index: 8, kind: 'tun', operState: 'DOWN', flags: ['POINTOPOINT', 'MULTICAST', 'NOARP'], mac: undefined,
-    addresses: [], hasDefaultRoute: false,
+    name: 'tun0',
+    index: 8,
+    kind: 'tun',
+    operState: 'DOWN',
+    flags: ['POINTOPOINT', 'MULTICAST', 'NOARP'],
+    mac: undefined,
+    addresses: [],
+    hasDefaultRoute: false,
   });
 });
 
@@ -76,7 +85,10 @@ test('routes from other tables are ignored even when the listing includes them',
 test('captured `ip -j -4 addr` (no link_type/address fields) still parses; MAC is then unknown', () => {
   const got = parseIpAddrJson(fixture('edge-addr-v4-only'), '[]', '[]');
   // `-4` lists only links that have an IPv4 address (why discovery never filters by family).
-  assert.deepEqual(got.map((i) => i.name), ['lo', 'r1', 'r2', 'r3']);
+  assert.deepEqual(
+    got.map((i) => i.name),
+    ['lo', 'r1', 'r2', 'r3'],
+  );
   assert.equal(byName(got, 'r1').mac, undefined);
   assert.deepEqual(byName(got, 'r1').addresses, [{ address: '192.0.2.1', prefixLength: 24, family: 4, scope: 'global' }]);
   assert.equal(byName(got, 'r1').kind, undefined); // no -d, no linkinfo
@@ -85,8 +97,13 @@ test('captured `ip -j -4 addr` (no link_type/address fields) still parses; MAC i
 test('addresses are kept as the kernel printed them; non-IP families and `{}` placeholders are skipped', () => {
   const addr = JSON.stringify([
     {
-      ifindex: 5, ifname: 'tnl0', flags: ['POINTOPOINT', 'NOARP', 'UP', 'LOWER_UP'], operstate: 'UNKNOWN',
-      link_type: 'ipip', address: '0.0.0.0', linkinfo: { info_kind: 'ipip' },
+      ifindex: 5,
+      ifname: 'tnl0',
+      flags: ['POINTOPOINT', 'NOARP', 'UP', 'LOWER_UP'],
+      operstate: 'UNKNOWN',
+      link_type: 'ipip',
+      address: '0.0.0.0',
+      linkinfo: { info_kind: 'ipip' },
       addr_info: [
         {},
         { family: 'mpls', local: 'whatever' },
@@ -98,7 +115,12 @@ test('addresses are kept as the kernel printed them; non-IP families and `{}` pl
   ]);
   assert.deepEqual(parseIpAddrJson(addr, '[]', '[]'), [
     {
-      name: 'tnl0', index: 5, kind: 'ipip', operState: 'UNKNOWN', flags: ['POINTOPOINT', 'NOARP', 'UP', 'LOWER_UP'], mac: undefined,
+      name: 'tnl0',
+      index: 5,
+      kind: 'ipip',
+      operState: 'UNKNOWN',
+      flags: ['POINTOPOINT', 'NOARP', 'UP', 'LOWER_UP'],
+      mac: undefined,
       addresses: [
         { address: '2001:DB8:0:0::1', prefixLength: 64, family: 6, scope: 'global' },
         { address: '203.0.113.9', prefixLength: 32, family: 4, scope: 'host' },
@@ -135,10 +157,7 @@ test('malformed output is a DiscoveryError naming what is wrong, never a shorter
     () => parseIpAddrJson('[{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"::1","prefixlen":8,"scope":"host"}]}]', '[]', '[]'),
     /is not an IPv4 address/,
   );
-  parseError(
-    () => parseIpAddrJson('[{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]}]', '[]', '[]'),
-    /scope/,
-  );
+  parseError(() => parseIpAddrJson('[{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]}]', '[]', '[]'), /scope/);
   parseError(() => parseIpAddrJson('[{"ifindex":1,"ifname":"a"},{"ifindex":2,"ifname":"a"}]', '[]', '[]'), /listed twice/);
   parseError(() => parseIpAddrJson('[]', 'null', '[]'), /route show default`: expected a JSON array, got null/);
   parseError(() => parseIpAddrJson('[]', '[]', '[{"dst":"default","nexthops":{}}]'), /nexthops: expected an array/);

@@ -19,17 +19,29 @@ const ALLOW = 'projectcalico-default-allow';
 const OURS = { 'app.kubernetes.io/managed-by': 'calico-hep-agent', 'calico-hep-agent.io/node': 'n1', 'calico-hep-agent.io/interface': 'eth0' };
 
 function hep(labels: Record<string, string> = {}, profiles: string[] = [ALLOW], name = 'n1-eth0'): HostEndpoint {
-  return { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels: { ...OURS, ...labels } }, spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['192.0.2.10'], profiles } };
+  return {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'HostEndpoint',
+    metadata: { name, labels: { ...OURS, ...labels } },
+    spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['192.0.2.10'], profiles },
+  };
 }
 
 function gnp(name: string, spec: Record<string, unknown>, annotations?: Record<string, string>) {
   return { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name, ...(annotations ? { annotations } : {}) }, spec };
 }
 
-const snap = (gnps: unknown[], tiers: unknown[] = [], felixConfigurations: unknown[] = []): PolicySnapshot => ({ globalNetworkPolicies: gnps, tiers, felixConfigurations });
+const snap = (gnps: unknown[], tiers: unknown[] = [], felixConfigurations: unknown[] = []): PolicySnapshot => ({
+  globalNetworkPolicies: gnps,
+  tiers,
+  felixConfigurations,
+});
 const SAFE: PolicyGuardConfig = { mode: 'enforce-safe', trustedPolicies: [] };
 
-const podDefaultDeny = gnp('default-deny', { selector: 'projectcalico.org/namespace not in {"kube-system", "calico-system", "tigera-operator"}', types: ['Ingress', 'Egress'] });
+const podDefaultDeny = gnp('default-deny', {
+  selector: 'projectcalico.org/namespace not in {"kube-system", "calico-system", "tigera-operator"}',
+  types: ['Ingress', 'Egress'],
+});
 const ssh = { action: 'Allow', protocol: 'TCP', destination: { ports: [22] } };
 
 interface Case {
@@ -109,7 +121,9 @@ const cases: Case[] = [
   {
     name: 'a preDNAT Deny: held',
     rule: 'preDNAT policies run in mangle PREROUTING before normal policy (felix/rules/static.go, event_sequencer.go)',
-    snapshot: snap([gnp('block-nets', { preDNAT: true, applyOnForward: true, types: ['Ingress'], ingress: [{ action: 'Deny', source: { nets: ['10.0.0.0/8'] } }] })]),
+    snapshot: snap([
+      gnp('block-nets', { preDNAT: true, applyOnForward: true, types: ['Ingress'], ingress: [{ action: 'Deny', source: { nets: ['10.0.0.0/8'] } }] }),
+    ]),
     held: { policies: ['block-nets'], says: 'traffic matching "Deny from nets 10.0.0.0/8"' },
   },
   {
@@ -121,7 +135,10 @@ const cases: Case[] = [
     name: 'an applyOnForward policy drops forwarded traffic: held',
     rule: 'forward tiers end with a drop; without them forwarded traffic is allowed (felix/rules/endpoints.go chainTypeForward)',
     snapshot: snap([gnp('fwd', { applyOnForward: true, types: ['Ingress'], ingress: [ssh] })]),
-    held: { policies: ['fwd'], says: 'traffic forwarded in from eth0: all traffic except what fwd rule 1 (Allow tcp to ports 22) takes first: dropped by the end of tier default (forwarded traffic)' },
+    held: {
+      policies: ['fwd'],
+      says: 'traffic forwarded in from eth0: all traffic except what fwd rule 1 (Allow tcp to ports 22) takes first: dropped by the end of tier default (forwarded traffic)',
+    },
   },
   {
     name: 'forward tiers for ingress only: forwarded egress gets no verdict from Calico, as without a HEP: written',
@@ -145,9 +162,12 @@ const cases: Case[] = [
     snapshot: snap([{ ...podDefaultDeny, metadata: { name: 'default-deny', annotations: { [TRUST_ANNOTATION]: 'trusted' } } }]),
   },
   {
-    name: 'a trusted allow policy in the same tier accepts its end-of-tier drop, but not another policy\'s Deny rule',
+    name: "a trusted allow policy in the same tier accepts its end-of-tier drop, but not another policy's Deny rule",
     rule: 'the end-of-tier drop exists as soon as one policy of the tier selects the endpoint (felix/rules/endpoints.go)',
-    snapshot: snap([gnp('ssh', { selector: 'all()', ingress: [ssh], egress: [{ action: 'Allow' }] }), gnp('deny-telnet', { selector: 'all()', types: ['Ingress'], ingress: [{ action: 'Deny', protocol: 'TCP', destination: { ports: [23] } }] })]),
+    snapshot: snap([
+      gnp('ssh', { selector: 'all()', ingress: [ssh], egress: [{ action: 'Allow' }] }),
+      gnp('deny-telnet', { selector: 'all()', types: ['Ingress'], ingress: [{ action: 'Deny', protocol: 'TCP', destination: { ports: [23] } }] }),
+    ]),
     config: { mode: 'enforce-safe', trustedPolicies: ['ssh'] },
     held: { policies: ['deny-telnet'], says: 'Deny tcp to ports 23' },
   },
@@ -237,7 +257,13 @@ describe('policy guard decisions', () => {
   for (const c of cases) {
     it(`${c.name} [${c.rule}]`, () => {
       const desired = c.desired ?? hep();
-      const d = decidePolicyGuard({ desired: [desired], current: c.current ?? [], snapshot: c.snapshot, config: c.config ?? SAFE, node: { name: 'n1', labels: {} } });
+      const d = decidePolicyGuard({
+        desired: [desired],
+        current: c.current ?? [],
+        snapshot: c.snapshot,
+        config: c.config ?? SAFE,
+        node: { name: 'n1', labels: {} },
+      });
       const h = d.held.get(desired.metadata.name);
       if (c.held === undefined) {
         assert.equal(h, undefined, `expected the write, got held: ${h?.message}`);
@@ -246,7 +272,10 @@ describe('policy guard decisions', () => {
       assert.ok(h, 'expected a hold');
       assert.deepEqual(h.policies, c.held.policies);
       const texts = [h.message, ...h.regressions.map((r) => r.text)];
-      assert.ok(texts.some((t) => t.includes(c.held!.says)), `${JSON.stringify(texts)} should say "${c.held.says}"`);
+      assert.ok(
+        texts.some((t) => t.includes(c.held!.says)),
+        `${JSON.stringify(texts)} should say "${c.held.says}"`,
+      );
       assert.equal(h.write, c.held.write ?? (c.current?.length ? 'update' : 'create'));
       for (const p of c.held.policies) assert.ok(h.message.includes(p), `message names ${p}`);
     });
@@ -255,8 +284,14 @@ describe('policy guard decisions', () => {
   it('names the first regression and counts the rest; each regression has its own text', () => {
     const d = decidePolicyGuard({ desired: [hep()], current: [], snapshot: snap([podDefaultDeny]), config: SAFE });
     const h = d.held.get('n1-eth0')!;
-    assert.deepEqual(h.regressions.map((r) => `${r.path}/${r.direction}`), ['host/ingress', 'host/egress']);
-    assert.match(h.message, /^HostEndpoint n1-eth0 not created: ingress to the node on eth0: all traffic; failsafe ports stay open \(tcp:22, .*\): dropped by the end of tier default: policy default-deny selects the HostEndpoint and no rule matched \(and 1 more\)/);
+    assert.deepEqual(
+      h.regressions.map((r) => `${r.path}/${r.direction}`),
+      ['host/ingress', 'host/egress'],
+    );
+    assert.match(
+      h.message,
+      /^HostEndpoint n1-eth0 not created: ingress to the node on eth0: all traffic; failsafe ports stay open \(tcp:22, .*\): dropped by the end of tier default: policy default-deny selects the HostEndpoint and no rule matched \(and 1 more\)/,
+    );
   });
 });
 
@@ -293,7 +328,12 @@ describe('property: a write the guard lets through drops no packet that was allo
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- generated records
   function toGnp(p: Record<string, any>, i: number) {
-    const spec: Record<string, unknown> = { selector: p['selector'], tier: p['tier'], ingress: p['ingress'], egress: p['stage'] === 'preDNAT' ? [] : p['egress'] };
+    const spec: Record<string, unknown> = {
+      selector: p['selector'],
+      tier: p['tier'],
+      ingress: p['ingress'],
+      egress: p['stage'] === 'preDNAT' ? [] : p['egress'],
+    };
     if (p['order'] !== undefined) spec['order'] = p['order'];
     if (p['namespaceSelector'] !== undefined) spec['namespaceSelector'] = p['namespaceSelector'];
     if (p['types'] !== undefined) spec['types'] = p['stage'] === 'preDNAT' ? ['Ingress'] : p['types'];
@@ -303,7 +343,11 @@ describe('property: a write the guard lets through drops no packet that was allo
     return gnp(`${p['tier'] === 'default' ? '' : `${p['tier']}.`}${p['name']}-${i}`, spec);
   }
 
-  interface Packet { protocol: string; port: number; net: string }
+  interface Packet {
+    protocol: string;
+    port: number;
+    net: string;
+  }
   const packets: Packet[] = ['TCP', 'UDP'].flatMap((protocol) => PORTS.flatMap((port) => NETS.map((net) => ({ protocol, port, net }))));
   const oracle = (pk: Packet): Oracle => ({
     rule: ({ rule }) => {
@@ -318,29 +362,37 @@ describe('property: a write the guard lets through drops no packet that was allo
     let letThrough = 0;
     let letThroughSelected = 0;
     fc.assert(
-      fc.property(fc.array(arbPolicy, { maxLength: 5 }), fc.option(fc.tuple(arbLabels, arbProfiles), { nil: undefined }), fc.tuple(arbLabels, arbProfiles), fc.constantFrom('Deny', 'Pass'), (ps, before, after, t1Default) => {
-        const gnps = ps.map(toGnp);
-        const tiers = [{ metadata: { name: 't1' }, spec: { order: 10, defaultAction: t1Default } }];
-        const current = before === undefined ? undefined : hep(before[0], before[1]);
-        const desired = hep(after[0], after[1]);
-        const d = decidePolicyGuard({ desired: [desired], current: current ? [current] : [], snapshot: snap(gnps, tiers), config: SAFE });
-        if (d.held.has(desired.metadata.name)) return;
-        const model = modelFromSnapshot(snap(gnps, tiers))!.model;
-        const was = endpointPipeline(current, model);
-        const now = endpointPipeline(desired, model);
-        letThrough++;
-        if (now.selecting.length > 0) letThroughSelected++;
-        for (const path of ['host', 'forward'] as const) {
-          for (const direction of ['ingress', 'egress'] as const) {
-            for (const pk of packets) {
-              const verdict = (pipe: typeof was) => walkEndpoint(pipe, direction, path, oracle(pk)).at(-1)!.verdict;
-              if (verdict(was) !== 'drop' && verdict(now) === 'drop') {
-                assert.fail(`${path} ${direction} ${JSON.stringify(pk)} dropped after a write the guard let through: ${JSON.stringify({ gnps, before, after })}`);
+      fc.property(
+        fc.array(arbPolicy, { maxLength: 5 }),
+        fc.option(fc.tuple(arbLabels, arbProfiles), { nil: undefined }),
+        fc.tuple(arbLabels, arbProfiles),
+        fc.constantFrom('Deny', 'Pass'),
+        (ps, before, after, t1Default) => {
+          const gnps = ps.map(toGnp);
+          const tiers = [{ metadata: { name: 't1' }, spec: { order: 10, defaultAction: t1Default } }];
+          const current = before === undefined ? undefined : hep(before[0], before[1]);
+          const desired = hep(after[0], after[1]);
+          const d = decidePolicyGuard({ desired: [desired], current: current ? [current] : [], snapshot: snap(gnps, tiers), config: SAFE });
+          if (d.held.has(desired.metadata.name)) return;
+          const model = modelFromSnapshot(snap(gnps, tiers))!.model;
+          const was = endpointPipeline(current, model);
+          const now = endpointPipeline(desired, model);
+          letThrough++;
+          if (now.selecting.length > 0) letThroughSelected++;
+          for (const path of ['host', 'forward'] as const) {
+            for (const direction of ['ingress', 'egress'] as const) {
+              for (const pk of packets) {
+                const verdict = (pipe: typeof was) => walkEndpoint(pipe, direction, path, oracle(pk)).at(-1)!.verdict;
+                if (verdict(was) !== 'drop' && verdict(now) === 'drop') {
+                  assert.fail(
+                    `${path} ${direction} ${JSON.stringify(pk)} dropped after a write the guard let through: ${JSON.stringify({ gnps, before, after })}`,
+                  );
+                }
               }
             }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 400 },
     );
     // Not vacuous: many writes went through, some of them with policies selecting the HEP.

@@ -29,7 +29,12 @@ function gnp(name: string, spec: Record<string, unknown>): Policy {
 }
 
 function hep(name: string, labels: Record<string, string>, extra: Partial<HostEndpoint['spec']> = {}): HostEndpoint {
-  return { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['192.0.2.1'], ...extra } };
+  return {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'HostEndpoint',
+    metadata: { name, labels },
+    spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['192.0.2.1'], ...extra },
+  };
 }
 
 function analyse(policies: Policy[], heps: HostEndpoint[], failsafe: Failsafe = DEFAULT_FAILSAFE, tiers: Tier[] = []) {
@@ -43,12 +48,21 @@ const codes = (findings: { code: string; severity: string }[]) => findings.map((
 
 describe('documents', () => {
   it('reads a bare sequence, --- documents and Lists, and notes what it ignores', async () => {
-    assert.deepEqual((await load('guide-http-https.yaml')).policies.map((p) => p.name), ['allow-http-https-traffic-only', 'drop-other-ingress']);
+    assert.deepEqual(
+      (await load('guide-http-https.yaml')).policies.map((p) => p.name),
+      ['allow-http-https-traffic-only', 'drop-other-ingress'],
+    );
     const fixed = await load('fixed-http-https.yaml');
     assert.equal(fixed.policies.length, 4);
     assert.match(fixed.notes.join('\n'), /ConfigMap not-a-policy is not a GlobalNetworkPolicy; ignored/);
-    const list = parsePolicyText('kind: GlobalNetworkPolicyList\nitems:\n- kind: GlobalNetworkPolicy\n  metadata: {name: a}\n  spec: {}\n- kind: Tier\n  metadata: {name: t1}\n  spec: {order: 5}\n', 'list.yaml');
-    assert.deepEqual(list.policies.map((p) => p.name), ['a']);
+    const list = parsePolicyText(
+      'kind: GlobalNetworkPolicyList\nitems:\n- kind: GlobalNetworkPolicy\n  metadata: {name: a}\n  spec: {}\n- kind: Tier\n  metadata: {name: t1}\n  spec: {order: 5}\n',
+      'list.yaml',
+    );
+    assert.deepEqual(
+      list.policies.map((p) => p.name),
+      ['a'],
+    );
     assert.deepEqual(list.tiers, [{ name: 't1', order: 5, defaultAction: 'Deny', known: true }]);
   });
 
@@ -81,7 +95,11 @@ describe('evaluation order', () => {
 
   it('is a total order independent of input order (property)', () => {
     const arb = fc.array(
-      fc.record({ name: fc.stringMatching(/^[a-z]{1,4}$/), order: fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined }), tier: fc.constantFrom('default', 'kube-admin', 'x') }),
+      fc.record({
+        name: fc.stringMatching(/^[a-z]{1,4}$/),
+        order: fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined }),
+        tier: fc.constantFrom('default', 'kube-admin', 'x'),
+      }),
       { maxLength: 12 },
     );
     fc.assert(
@@ -103,10 +121,13 @@ describe('the Calico guide, section 5 (docs/recipe.md)', () => {
     const { explanations } = analyse(policies, await guideHeps());
     const x = explanations[0]!;
     assert.equal(x.name, 'master1-em4');
-    assert.deepEqual(x.ingress.policies.map((p) => [p.name, p.stage, p.order]), [
-      ['allow-http-https-traffic-only', 'preDNAT', 10],
-      ['drop-other-ingress', 'preDNAT', 20],
-    ]);
+    assert.deepEqual(
+      x.ingress.policies.map((p) => [p.name, p.stage, p.order]),
+      [
+        ['allow-http-https-traffic-only', 'preDNAT', 10],
+        ['drop-other-ingress', 'preDNAT', 20],
+      ],
+    );
     assert.equal(x.ingress.policies[0]!.rules[0]!.text, 'Allow tcp to ports 80,443');
     assert.equal(x.ingress.policies[1]!.rules[0]!.text, 'Deny (everything)');
     assert.deepEqual([x.ingress.unmatched.action, x.ingress.unmatched.code, x.ingress.unmatched.policy], ['deny', 'catch-all-rule', 'drop-other-ingress']);
@@ -118,7 +139,7 @@ describe('the Calico guide, section 5 (docs/recipe.md)', () => {
     assert.match(x.ingress.forward.reason, /preDNAT policy drop-other-ingress .* before any applyOnForward policy/);
   });
 
-  it('lints: the selector-less Deny, and the masters\' egress locked to failsafe ports', async () => {
+  it("lints: the selector-less Deny, and the masters' egress locked to failsafe ports", async () => {
     const { policies } = await load('guide-http-https.yaml');
     const { findings } = analyse(policies, await guideHeps());
     assert.deepEqual(codes(findings), ['error:deny-all-endpoints', 'error:no-policy', 'error:no-policy', 'error:no-policy']);
@@ -152,16 +173,25 @@ describe('verdicts', () => {
     const { findings } = first;
     assert.equal(explanations[0]!.ingress.unmatched.code, 'default-allow-profile');
     assert.deepEqual(findings, []);
-    ({ explanations } = analyse([gnp('ssh', { selector: 'role == "w"', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] })], [withProfile]));
+    ({ explanations } = analyse(
+      [gnp('ssh', { selector: 'role == "w"', ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] })],
+      [withProfile],
+    ));
     assert.deepEqual([explanations[0]!.ingress.unmatched.code, explanations[0]!.ingress.unmatched.tier], ['end-of-tier', 'default']);
     assert.equal(explanations[0]!.egress.unmatched.code, 'default-allow-profile');
   });
 
   it('Pass moves to the next tier; kube-baseline passes at its end', () => {
     const h = hep('h', { a: '1' }, { profiles: ['projectcalico-default-allow'] });
-    const { explanations } = analyse([gnp('p', { tier: 'kube-baseline', selector: 'has(a)', ingress: [{ action: 'Log' }] }), gnp('q', { selector: 'has(a)', ingress: [{ action: 'Pass' }] })], [h]);
+    const { explanations } = analyse(
+      [gnp('p', { tier: 'kube-baseline', selector: 'has(a)', ingress: [{ action: 'Log' }] }), gnp('q', { selector: 'has(a)', ingress: [{ action: 'Pass' }] })],
+      [h],
+    );
     assert.equal(explanations[0]!.ingress.unmatched.code, 'default-allow-profile');
-    assert.deepEqual(explanations[0]!.ingress.policies.map((p) => p.name), ['q', 'p']);
+    assert.deepEqual(
+      explanations[0]!.ingress.policies.map((p) => p.name),
+      ['q', 'p'],
+    );
   });
 
   it('a HEP with other profiles is decided by them', () => {
@@ -196,9 +226,15 @@ describe('lint on crafted bad policies', () => {
 
   it('doNotTrack on an all-interfaces HEP is ignored by Felix', () => {
     const star = hep('star', { role: 'w' }, { interfaceName: '*', profiles: ['projectcalico-default-allow'] });
-    const { findings, explanations } = analyse([gnp('dnt', { selector: 'role == "w"', doNotTrack: true, applyOnForward: true, ingress: [{ action: 'Deny' }] })], [star]);
+    const { findings, explanations } = analyse(
+      [gnp('dnt', { selector: 'role == "w"', doNotTrack: true, applyOnForward: true, ingress: [{ action: 'Deny' }] })],
+      [star],
+    );
     assert.deepEqual(codes(findings), ['error:donottrack-all-interfaces']);
-    assert.deepEqual(explanations[0]!.ingress.ignored.map((i) => i.name), ['dnt']);
+    assert.deepEqual(
+      explanations[0]!.ingress.ignored.map((i) => i.name),
+      ['dnt'],
+    );
     assert.equal(explanations[0]!.ingress.unmatched.code, 'default-allow-profile');
   });
 
@@ -221,7 +257,11 @@ describe('lint on crafted bad policies', () => {
     const fs = failsafeFrom([{ metadata: { name: 'default' }, spec: { failsafeInboundHostPorts: [] } }]);
     assert.deepEqual(fs.inbound, []);
     assert.equal(fs.outbound.length, 9);
-    const { findings } = analyse([gnp('ssh', { selector: 'role == "w"', types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] })], [h], fs);
+    const { findings } = analyse(
+      [gnp('ssh', { selector: 'role == "w"', types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [22] } }] })],
+      [h],
+      fs,
+    );
     assert.deepEqual(codes(findings), ['error:failsafe-disabled']);
     assert.match(findings[0]!.message, /failsafeInboundHostPorts is empty \(FelixConfiguration default\).*SSH included/);
     assert.deepEqual(analyse([], [h], fs).findings, [], 'a default-allow HEP with no policy is not at risk');
@@ -238,7 +278,10 @@ describe('failsafe ports', () => {
       ],
       'n1',
     );
-    assert.deepEqual(fs.inbound, [{ protocol: 'tcp', port: 22 }, { protocol: 'udp', port: 68, net: '10.0.0.0/8' }]);
+    assert.deepEqual(fs.inbound, [
+      { protocol: 'tcp', port: 22 },
+      { protocol: 'udp', port: 68, net: '10.0.0.0/8' },
+    ]);
     assert.deepEqual(fs.outbound, [{ protocol: 'udp', port: 53 }]);
     assert.equal(fs.source, 'FelixConfiguration default + FelixConfiguration node.n1');
   });

@@ -8,21 +8,62 @@ import type { HostEndpoint } from '../../../src/core/model.ts';
 import { buildPolicyModel, DEFAULT_FAILSAFE, parsePolicy, type Policy } from '../../../src/core/policy/index.ts';
 import { stagedEffects } from '../../../src/core/policy/staged.ts';
 
-const pol = (kind: string, name: string, spec: Record<string, unknown>): Policy => parsePolicy({ kind, metadata: { name }, spec: { types: ['Ingress'], ...spec } }, 't');
+const pol = (kind: string, name: string, spec: Record<string, unknown>): Policy =>
+  parsePolicy({ kind, metadata: { name }, spec: { types: ['Ingress'], ...spec } }, 't');
 const gnp = (name: string, spec: Record<string, unknown>) => pol('GlobalNetworkPolicy', name, spec);
 const sgnp = (name: string, spec: Record<string, unknown>) => pol('StagedGlobalNetworkPolicy', name, spec);
-const H: HostEndpoint = { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: 'n1-eth0', labels: { role: 'edge' } }, spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['10.0.0.5'], profiles: ['projectcalico-default-allow'] } };
+const H: HostEndpoint = {
+  apiVersion: 'projectcalico.org/v3',
+  kind: 'HostEndpoint',
+  metadata: { name: 'n1-eth0', labels: { role: 'edge' } },
+  spec: { node: 'n1', interfaceName: 'eth0', expectedIPs: ['10.0.0.5'], profiles: ['projectcalico-default-allow'] },
+};
 const web = gnp('web', { selector: 'role == "edge"', order: 10, ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80] } }] });
 const deny = { selector: 'role == "edge"', order: 20, ingress: [{ action: 'Deny' }] };
 
 // [what, policies, expected per staged policy: [changes "kind direction", lockout codes, resolves count, rejected]]
 const TABLE: ReadonlyArray<readonly [string, Policy[], string[], string[], number, boolean]> = [
-  ['a staged deny on a HEP no policy selects yet: newly dropped ingress, kubelet and agent port closed', [sgnp('deny', deny)], ['newly-dropped ingress'], ['agent-port-closed', 'kubelet-closed'], 0, false],
-  ['the same deny after an allow-80 policy changes nothing: the end of tier drops it already (felix/rules/endpoints.go)', [web, sgnp('deny', deny)], [], [], 0, false],
-  ['a staged Delete of the only enforced deny: ingress opens (default-allow profile), the lockouts resolve', [gnp('deny', deny), sgnp('deny', { stagedAction: 'Delete' })], ['newly-allowed ingress'], [], 2, false],
-  ['a staged replacement of the deny by one denying SSH only', [gnp('deny', deny), sgnp('deny', { ...deny, ingress: [{ action: 'Deny', protocol: 'TCP', destination: { ports: [22] } }, { action: 'Allow' }] })], ['newly-allowed ingress'], [], 2, false],
+  [
+    'a staged deny on a HEP no policy selects yet: newly dropped ingress, kubelet and agent port closed',
+    [sgnp('deny', deny)],
+    ['newly-dropped ingress'],
+    ['agent-port-closed', 'kubelet-closed'],
+    0,
+    false,
+  ],
+  [
+    'the same deny after an allow-80 policy changes nothing: the end of tier drops it already (felix/rules/endpoints.go)',
+    [web, sgnp('deny', deny)],
+    [],
+    [],
+    0,
+    false,
+  ],
+  [
+    'a staged Delete of the only enforced deny: ingress opens (default-allow profile), the lockouts resolve',
+    [gnp('deny', deny), sgnp('deny', { stagedAction: 'Delete' })],
+    ['newly-allowed ingress'],
+    [],
+    2,
+    false,
+  ],
+  [
+    'a staged replacement of the deny by one denying SSH only',
+    [gnp('deny', deny), sgnp('deny', { ...deny, ingress: [{ action: 'Deny', protocol: 'TCP', destination: { ports: [22] } }, { action: 'Allow' }] })],
+    ['newly-allowed ingress'],
+    [],
+    2,
+    false,
+  ],
   ['stagedAction Learn changes nothing', [sgnp('deny', { ...deny, stagedAction: 'Learn' })], [], [], 0, false],
-  ['a staged policy Calico rejects: enforcing it fails', [sgnp('deny', { ...deny, ingress: [{ action: 'Deny', destination: { ports: [22] } }] })], [], [], 0, true],
+  [
+    'a staged policy Calico rejects: enforcing it fails',
+    [sgnp('deny', { ...deny, ingress: [{ action: 'Deny', destination: { ports: [22] } }] })],
+    [],
+    [],
+    0,
+    true,
+  ],
 ];
 
 describe('StagedGlobalNetworkPolicies: what enforcing each would change', () => {
@@ -40,7 +81,12 @@ describe('StagedGlobalNetworkPolicies: what enforcing each would change', () => 
   }
 
   it('names the policy it replaces and what it selects', () => {
-    const [e] = stagedEffects({ policies: [gnp('deny', deny), sgnp('deny', { stagedAction: 'Delete' })], tiers: [], hostEndpoints: [H], failsafe: DEFAULT_FAILSAFE });
+    const [e] = stagedEffects({
+      policies: [gnp('deny', deny), sgnp('deny', { stagedAction: 'Delete' })],
+      tiers: [],
+      hostEndpoints: [H],
+      failsafe: DEFAULT_FAILSAFE,
+    });
     assert.equal(e!.replaces, 'deny');
     assert.deepEqual(e!.selects, ['n1-eth0'], 'a Delete touches what the deleted policy selects');
   });

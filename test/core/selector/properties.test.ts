@@ -70,20 +70,18 @@ const leaf: fc.Arbitrary<Gen> = fc.oneof(
     text: `${f}(${w})`,
   })),
   fc.tuple(key, ws, ws).map(([k, w1, w2]): Gen => ({ ref: { t: 'has', key: k }, text: `has(${w1}${k}${w2})` })),
-  fc
-    .tuple(key, fc.constantFrom('==', '!=', 'contains', 'starts', 'ends'), value, ws, ws1, fc.constantFrom('', ' ', '\t '))
-    .chain(([k, op, v, w, w1, mid]) =>
-      literal(v).map((lit): Gen => {
-        let opText: string;
-        let before = w;
-        if (op === '==' || op === '!=') opText = op;
-        else {
-          before = w1; // a word operator needs space after the key, or it is part of the key
-          opText = op === 'contains' ? 'contains' : `${op}${mid}with`;
-        }
-        return { ref: { t: 'cmp', op, key: k, value: v }, text: `${k}${before}${opText}${w}${lit}` };
-      }),
-    ),
+  fc.tuple(key, fc.constantFrom('==', '!=', 'contains', 'starts', 'ends'), value, ws, ws1, fc.constantFrom('', ' ', '\t ')).chain(([k, op, v, w, w1, mid]) =>
+    literal(v).map((lit): Gen => {
+      let opText: string;
+      let before = w;
+      if (op === '==' || op === '!=') opText = op;
+      else {
+        before = w1; // a word operator needs space after the key, or it is part of the key
+        opText = op === 'contains' ? 'contains' : `${op}${mid}with`;
+      }
+      return { ref: { t: 'cmp', op, key: k, value: v }, text: `${k}${before}${opText}${w}${lit}` };
+    }),
+  ),
   fc
     .tuple(key, fc.boolean(), fc.array(value, { maxLength: 4 }), ws1, fc.constantFrom('', ' ', '  '), fc.boolean(), ws)
     .chain(([k, not, vs, w1, mid, trailingComma, w]) =>
@@ -115,7 +113,6 @@ const { expr } = fc.letrec<{ expr: Gen; not: Gen; and: Gen; or: Gen }>((tie) => 
     text: parts.map(([g, wrap]) => (wrap ? paren(g, w).text : g.text)).join(`${w}||${w}`),
   })),
 }));
-
 
 const labels: fc.Arbitrary<Labels> = fc.dictionary(key, value, { maxKeys: 4 });
 const labelSets = fc.array(labels, { minLength: 1, maxLength: 8 });
@@ -161,10 +158,7 @@ describe('selector properties', () => {
     fc.assert(
       fc.property(expr, expr, labels, (a, b, l) => {
         for (const op of ['&&', '||']) {
-          assert.equal(
-            parseSelector(`(${a.text}) ${op} (${b.text})`).matches(l),
-            parseSelector(`(${b.text}) ${op} (${a.text})`).matches(l),
-          );
+          assert.equal(parseSelector(`(${a.text}) ${op} (${b.text})`).matches(l), parseSelector(`(${b.text}) ${op} (${a.text})`).matches(l));
         }
       }),
       RUNS,
@@ -215,16 +209,19 @@ describe('selector properties', () => {
   it('any text either parses or fails with a SelectorError inside the text', () => {
     const alphabet = fc.constantFrom(...'ab!&|=(){},"\' \tinotcshawdlg\n%'.split(''), 'has(', 'all()', ' in ', ' not in ', '==', '!=');
     fc.assert(
-      fc.property(fc.array(alphabet, { maxLength: 30 }).map((parts) => parts.join('')), (text) => {
-        try {
-          const sel = parseSelector(text);
-          // Whatever parsed must print as something that parses to the same canonical text.
-          assert.equal(parseSelector(sel.toString()).toString(), parseSelector(parseSelector(sel.toString()).toString()).toString());
-        } catch (err) {
-          assert.ok(err instanceof SelectorError, String(err));
-          assert.ok(err.position >= 0 && err.position <= text.length, `${err.position} in ${JSON.stringify(text)}`);
-        }
-      }),
+      fc.property(
+        fc.array(alphabet, { maxLength: 30 }).map((parts) => parts.join('')),
+        (text) => {
+          try {
+            const sel = parseSelector(text);
+            // Whatever parsed must print as something that parses to the same canonical text.
+            assert.equal(parseSelector(sel.toString()).toString(), parseSelector(parseSelector(sel.toString()).toString()).toString());
+          } catch (err) {
+            assert.ok(err instanceof SelectorError, String(err));
+            assert.ok(err.position >= 0 && err.position <= text.length, `${err.position} in ${JSON.stringify(text)}`);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -63,7 +63,14 @@ const MATCH_TABLE: ReadonlyArray<readonly [string, Labels[], Labels[]]> = [
   [`a == "b" && c == "d"`, [{ a: 'b', c: 'd' }], [{}, { a: 'b', c: 'e' }, { a: 'c', c: 'd' }, { a: 'b' }]],
   [`a == "b" || c == "d"`, [{ a: 'b', c: 'd' }, { a: 'b' }, { c: 'd' }], [{}, { a: 'e', c: 'e' }]],
   [`has(a) || has(b) && has(c)`, [{ a: '' }, { b: '', c: '' }], [{ b: '' }, { c: '' }, {}]],
-  [`(has(a) || has(b)) && has(c)`, [{ a: '', c: '' }, { b: '', c: '' }], [{ a: '' }, { b: '' }]],
+  [
+    `(has(a) || has(b)) && has(c)`,
+    [
+      { a: '', c: '' },
+      { b: '', c: '' },
+    ],
+    [{ a: '' }, { b: '' }],
+  ],
   [`has(a) && has(b) || has(c)`, [{ a: '', b: '' }, { c: '' }], [{ a: '' }, { b: '' }]],
   [`!has(a) && has(b)`, [{ b: '' }], [{ a: '', b: '' }, {}]],
   [`!(has(a) && has(b))`, [{}, { a: '' }, { b: '' }], [{ a: '', b: '' }]],
@@ -139,10 +146,7 @@ const CANONICAL: ReadonlyArray<readonly [string, string]> = [
   ['has(a) || has(b) && has(c)', '(has(a) || (has(b) && has(c)))'],
   ['(has(a) && has(b)) && has(c)', '((has(a) && has(b)) && has(c))'],
   ['!(k == "v")', '!k == "v"'],
-  [
-    `!(!(k == 'v' && has(t) || all()) && (a in {'b', 'c'}))`,
-    `!(!((k == "v" && has(t)) || all()) && a in {"b", "c"})`,
-  ],
+  [`!(!(k == 'v' && has(t) || all()) && (a in {'b', 'c'}))`, `!(!((k == "v" && has(t)) || all()) && a in {"b", "c"})`],
 ];
 
 describe('parseSelector: canonical text', () => {
@@ -259,13 +263,19 @@ describe('parseSelector: label key length (libcalico-go/lib/selector/tokenizer/t
       else {
         assert.throws(
           () => parseSelector(text),
-          (err: unknown) => err instanceof SelectorError && err.message.includes(`a label key of at most ${MAX_LABEL_LENGTH} characters`) && err.found === `one of ${MAX_LABEL_LENGTH + 1}`,
+          (err: unknown) =>
+            err instanceof SelectorError &&
+            err.message.includes(`a label key of at most ${MAX_LABEL_LENGTH} characters`) &&
+            err.found === `one of ${MAX_LABEL_LENGTH + 1}`,
         );
       }
     });
   }
   it('a 513-char key fails at the start of the key', () => {
-    assert.throws(() => parseSelector(`has(a) && ${k513} == "x"`), (err: unknown) => err instanceof SelectorError && err.position === 10);
+    assert.throws(
+      () => parseSelector(`has(a) && ${k513} == "x"`),
+      (err: unknown) => err instanceof SelectorError && err.position === 10,
+    );
   });
 });
 
@@ -324,12 +334,15 @@ describe('Selector tooling API', () => {
   it('accepts deep nesting up to a limit, then fails with a SelectorError instead of overflowing the stack', () => {
     const nest = (n: number) => '('.repeat(n) + 'has(a)' + ')'.repeat(n);
     assert.equal(parseSelector(nest(1000)).matches({ a: '' }), true);
-    assert.throws(() => parseSelector(nest(100_000)), (err: unknown) => {
-      assert.ok(err instanceof SelectorError);
-      assert.equal(err.position, 1000);
-      assert.match(err.message, /expected at most 1000 nested parentheses, found '\('/);
-      return true;
-    });
+    assert.throws(
+      () => parseSelector(nest(100_000)),
+      (err: unknown) => {
+        assert.ok(err instanceof SelectorError);
+        assert.equal(err.position, 1000);
+        assert.match(err.message, /expected at most 1000 nested parentheses, found '\('/);
+        return true;
+      },
+    );
     assert.equal(parseSelector('!'.repeat(100_001) + 'has(a)').matches({ a: '' }), false);
   });
 
