@@ -321,6 +321,15 @@ export class HttpApiClient implements ApiClient {
           reject(err);
         }
       };
+      const lineTooLong = () =>
+        finish(
+          new ApiError({
+            code: 200,
+            reason: undefined,
+            message: `watch ${collectionPath}: an event is longer than ${maxLine} bytes`,
+            retryAfterSeconds: undefined,
+          }),
+        );
       const deliver = (line: Buffer): boolean => {
         const text = line.toString('utf8').trim();
         if (text === '') return true;
@@ -357,14 +366,7 @@ export class HttpApiClient implements ApiClient {
           const piece = chunk.subarray(start, nl);
           start = nl + 1;
           if (pendingBytes + piece.length > maxLine) {
-            finish(
-              new ApiError({
-                code: 200,
-                reason: undefined,
-                message: `watch ${collectionPath}: an event is longer than ${maxLine} bytes`,
-                retryAfterSeconds: undefined,
-              }),
-            );
+            lineTooLong();
             return;
           }
           const line = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
@@ -376,14 +378,7 @@ export class HttpApiClient implements ApiClient {
           const rest = chunk.subarray(start);
           pendingBytes += rest.length;
           if (pendingBytes > maxLine) {
-            finish(
-              new ApiError({
-                code: 200,
-                reason: undefined,
-                message: `watch ${collectionPath}: an event is longer than ${maxLine} bytes`,
-                retryAfterSeconds: undefined,
-              }),
-            );
+            lineTooLong();
             return;
           }
           // Copy: the chunk's buffer may be pooled and reused.
