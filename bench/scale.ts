@@ -40,7 +40,9 @@ interface Measured {
   requests: Record<string, number>;
 }
 
-function countRequests(entries: { user: string; verb: string; resource?: string; path: string; query: string; watch: boolean }[]): Record<string, number> {
+function countRequests(
+  entries: { user: string; verb: string; resource?: string | undefined; path: string; query: string; watch: boolean }[],
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of entries) {
     if (e.user === 'fake-admin') continue;

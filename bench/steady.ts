@@ -62,7 +62,7 @@ await main(async (cleanups) => {
   };
   const logStart = (await server.admin.log()).total;
   const first = sample();
-  const samples: Array<ReturnType<typeof sample> & { heapUsed?: number; activeWatches?: number }> = [];
+  const samples: Array<ReturnType<typeof sample> & { heapUsed?: number | undefined; activeWatches?: number | undefined }> = [];
   let nextScrape = 0;
   let changes = 0;
   let changeErrors = 0;

@@ -117,11 +117,11 @@ export function footprintStubs(root: string): Plugin {
         loader: 'js',
         resolveDir: root,
       }));
-      build.onLoad({ filter: /.*/, namespace: 'footprint-stub' }, (a) => ({
-        contents: STUBS[a.path],
-        loader: 'js',
-        resolveDir: root,
-      }));
+      build.onLoad({ filter: /.*/, namespace: 'footprint-stub' }, (a) => {
+        const contents = STUBS[a.path];
+        if (contents === undefined) throw new Error(`no footprint stub for ${a.path}`);
+        return { contents, loader: 'js', resolveDir: root };
+      });
     },
   };
 }

@@ -4,16 +4,16 @@ import type { RequestLogEntry } from './server.ts';
 import type { KubeObject } from './store.ts';
 
 export interface ControlRequest {
-  reset?: boolean;
-  latencyMs?: number;
-  bookmarkIntervalMs?: number;
-  gcDelayMs?: number;
-  failNext?: { n: number; code: number; retryAfterSeconds?: number; verb?: string; resource?: string };
-  conflictBurst?: number;
-  hangWatches?: boolean;
-  compact?: boolean | number;
-  dropWatches?: boolean | 'end' | 'reset';
-  outage?: { ms: number; mode?: 'refuse' | 'reset' | '503' };
+  reset?: boolean | undefined;
+  latencyMs?: number | undefined;
+  bookmarkIntervalMs?: number | undefined;
+  gcDelayMs?: number | undefined;
+  failNext?: { n: number; code: number; retryAfterSeconds?: number; verb?: string; resource?: string } | undefined;
+  conflictBurst?: number | undefined;
+  hangWatches?: boolean | undefined;
+  compact?: boolean | number | undefined;
+  dropWatches?: boolean | 'end' | 'reset' | undefined;
+  outage?: { ms: number; mode?: 'refuse' | 'reset' | '503' } | undefined;
 }
 
 export interface FakeApiServerClient {

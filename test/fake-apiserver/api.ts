@@ -14,7 +14,7 @@ import { admit } from './validation.ts';
 
 export interface Ctx {
   user: string;
-  userAgent?: string;
+  userAgent?: string | undefined;
   query: URLSearchParams;
   warnings: string[];
 }
@@ -36,7 +36,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 
 export interface ApiOptions {
   /** false: ignore `limit` and answer every list whole, as a server without paging support (default true). */
-  paging?: boolean;
+  paging?: boolean | undefined;
   calicoRules: boolean;
   gcDelayMs: number;
 }

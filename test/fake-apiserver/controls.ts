@@ -3,14 +3,14 @@
 import { errors, injected, type ApiError } from './status.ts';
 
 export interface FaultMatch {
-  verb?: string;
-  resource?: string;
+  verb?: string | undefined;
+  resource?: string | undefined;
 }
 interface Fault {
   remaining: number;
   code: number;
-  retryAfterSeconds?: number;
-  match?: FaultMatch;
+  retryAfterSeconds?: number | undefined;
+  match?: FaultMatch | undefined;
 }
 
 export class FaultState {

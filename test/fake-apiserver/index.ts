@@ -21,29 +21,29 @@ export { connectFakeApiServer, type FakeApiServerClient } from './admin-client.t
 
 export interface FakeApiServerOptions {
   /** Calico API groups to serve (default ['projectcalico.org/v3']; [] serves none, like a cluster without Calico). */
-  calicoGroups?: CalicoGroup[];
+  calicoGroups?: CalicoGroup[] | undefined;
   /** Bearer token of the (possibly RBAC-restricted) user the kubeconfig carries. Default: random. */
-  token?: string;
+  token?: string | undefined;
   /** Token that is never RBAC-checked, for test setup; default random. Also accepted by /__fake/. */
-  adminToken?: string;
+  adminToken?: string | undefined;
   /** When set, requests authenticated with `token` are checked against these ClusterRole rules (403 otherwise). */
-  rbac?: { clusterRole: object | string | Array<object | string>; user: string };
+  rbac?: { clusterRole: object | string | Array<object | string>; user: string } | undefined;
   /** Watch events retained for resume (default 1000); older resourceVersions get 410 Expired. */
-  watchHistory?: number;
+  watchHistory?: number | undefined;
   /** Listen port on 127.0.0.1 (default 0: any free port). */
-  port?: number;
+  port?: number | undefined;
   /** Interval of BOOKMARK events for watches that allow them (default 1000 ms; the real server uses ~1 min). */
-  bookmarkIntervalMs?: number;
+  bookmarkIntervalMs?: number | undefined;
   /** Delay before the garbage collector acts after an owner is deleted (default 0 ms, still asynchronous). */
-  gcDelayMs?: number;
+  gcDelayMs?: number | undefined;
   /** Apply Calico's own validator rules (interfaceName, expectedIPs) on top of the CRD schema (default true). */
-  calicoRules?: boolean;
+  calicoRules?: boolean | undefined;
   /** Namespaces that exist at start (default default, kube-system, kube-public, kube-node-lease). */
-  namespaces?: string[];
+  namespaces?: string[] | undefined;
   /** Objects to seed before the server answers. */
-  seed?: KubeObject[];
+  seed?: KubeObject[] | undefined;
   /** false: lists ignore `limit` and come whole, like a server or proxy that does not page (default true). */
-  paging?: boolean;
+  paging?: boolean | undefined;
 }
 
 export interface FakeStore {

@@ -6,7 +6,7 @@ export interface KubeconfigParams {
   url: string;
   caPem: string;
   token: string;
-  name?: string;
+  name?: string | undefined;
 }
 
 export function kubeconfigObject(p: KubeconfigParams) {

@@ -5,24 +5,24 @@ import { parseAllDocuments } from 'yaml';
 
 export interface PolicyRule {
   verbs: string[];
-  apiGroups?: string[];
-  resources?: string[];
-  resourceNames?: string[];
-  nonResourceURLs?: string[];
+  apiGroups?: string[] | undefined;
+  resources?: string[] | undefined;
+  resourceNames?: string[] | undefined;
+  nonResourceURLs?: string[] | undefined;
 }
 export interface ClusterRole {
-  kind?: string;
-  metadata?: { name?: string };
-  rules?: PolicyRule[];
+  kind?: string | undefined;
+  metadata?: { name?: string } | undefined;
+  rules?: PolicyRule[] | undefined;
 }
 
 export interface Attributes {
   verb: string;
   group: string;
   resource: string;
-  subresource?: string;
-  name?: string;
-  namespace?: string;
+  subresource?: string | undefined;
+  name?: string | undefined;
+  namespace?: string | undefined;
 }
 
 /**

@@ -11,9 +11,9 @@ export interface PrinterColumn {
   name: string;
   type: string;
   jsonPath: string;
-  description?: string;
-  priority?: number;
-  format?: string;
+  description?: string | undefined;
+  priority?: number | undefined;
+  format?: string | undefined;
 }
 
 export interface ResourceType {
@@ -24,12 +24,12 @@ export interface ResourceType {
   kind: string;
   namespaced: boolean;
   shortNames: string[];
-  categories?: string[];
+  categories?: string[] | undefined;
   /** field labels the real server accepts in fieldSelector for this type */
   fieldLabels: string[];
   /** CRD schema (openAPIV3Schema) when this is a custom resource */
-  schema?: Record<string, unknown>;
-  printerColumns?: PrinterColumn[];
+  schema?: Record<string, unknown> | undefined;
+  printerColumns?: PrinterColumn[] | undefined;
   /** strategy flags, as in k8s.io/kubernetes/pkg/registry/<type>/strategy.go or apiextensions' CR strategy */
   allowCreateOnUpdate: boolean;
   allowUnconditionalUpdate: boolean;

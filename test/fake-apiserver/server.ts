@@ -28,14 +28,14 @@ export interface RequestLogEntry {
   user: string;
   userAgent: string;
   /** "nodes", "hostendpoints.projectcalico.org", ... for resource requests */
-  resource?: string;
-  name?: string;
-  namespace?: string;
-  contentType?: string;
+  resource?: string | undefined;
+  name?: string | undefined;
+  namespace?: string | undefined;
+  contentType?: string | undefined;
   /** set when RBAC refused the request */
-  denied?: boolean;
+  denied?: boolean | undefined;
   /** set when a test control produced the answer */
-  injected?: boolean;
+  injected?: boolean | undefined;
 }
 
 export interface Identity {
@@ -45,9 +45,9 @@ export interface Identity {
 
 interface Route {
   type: ResourceType;
-  namespace?: string;
-  name?: string;
-  subresource?: string;
+  namespace?: string | undefined;
+  name?: string | undefined;
+  subresource?: string | undefined;
   legacyWatch: boolean;
 }
 
@@ -58,7 +58,7 @@ export interface ServerParts {
   api: Api;
   watches: Watches;
   tokens: Map<string, Identity>;
-  roles?: ClusterRole[];
+  roles?: ClusterRole[] | undefined;
   admin: (req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL) => Promise<void>;
 }
 

@@ -4,24 +4,24 @@
 export interface StatusCause {
   reason: string;
   message: string;
-  field?: string;
+  field?: string | undefined;
 }
 export interface StatusDetails {
-  name?: string;
-  group?: string;
-  kind?: string;
-  uid?: string;
-  causes?: StatusCause[];
-  retryAfterSeconds?: number;
+  name?: string | undefined;
+  group?: string | undefined;
+  kind?: string | undefined;
+  uid?: string | undefined;
+  causes?: StatusCause[] | undefined;
+  retryAfterSeconds?: number | undefined;
 }
 export interface Status {
   kind: 'Status';
   apiVersion: 'v1';
   metadata: Record<string, unknown>;
   status: 'Failure' | 'Success';
-  message?: string;
-  reason?: string;
-  details?: StatusDetails;
+  message?: string | undefined;
+  reason?: string | undefined;
+  details?: StatusDetails | undefined;
   code: number;
 }
 

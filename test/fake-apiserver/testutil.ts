@@ -10,17 +10,17 @@ import { parseJson } from '../helpers/json.ts';
  */
 export interface WireMeta {
   name: string;
-  namespace?: string;
-  continue?: string;
+  namespace?: string | undefined;
+  continue?: string | undefined;
   uid: string;
   resourceVersion: string;
   generation: number;
   labels: Record<string, string>;
-  annotations?: Record<string, string>;
+  annotations?: Record<string, string> | undefined;
   creationTimestamp: string;
-  deletionTimestamp?: string;
-  finalizers?: string[];
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
+  deletionTimestamp?: string | undefined;
+  finalizers?: string[] | undefined;
+  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[] | undefined;
   managedFields: { manager: string; operation?: string }[];
 }
 export interface WireBody {

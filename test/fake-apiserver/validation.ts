@@ -322,10 +322,10 @@ function ajvCause(e: ErrorObject, obj: unknown): StatusCause | undefined {
 
 interface CelRule {
   rule: string;
-  message?: string;
-  messageExpression?: string;
-  reason?: string;
-  fieldPath?: string;
+  message?: string | undefined;
+  messageExpression?: string | undefined;
+  reason?: string | undefined;
+  fieldPath?: string | undefined;
 }
 const celCache = new Map<string, ReturnType<typeof celParse>>();
 function celProgram(rule: string) {

@@ -36,12 +36,12 @@ export interface AgentHarness {
 
 export interface HarnessOptions {
   server: FakeApiServer;
-  config?: Record<string, unknown>;
-  interfaces?: NetInterface[];
-  kc?: KubeConfig;
-  kernelEvents?: KernelEvents;
+  config?: Record<string, unknown> | undefined;
+  interfaces?: NetInterface[] | undefined;
+  kc?: KubeConfig | undefined;
+  kernelEvents?: KernelEvents | undefined;
   /** Receives the agent's JSON log lines (debug level). */
-  logStream?: NodeJS.WritableStream;
+  logStream?: NodeJS.WritableStream | undefined;
 }
 
 const realTick = (ms = 3): Promise<void> => new Promise((r) => setTimeout(r, ms));
