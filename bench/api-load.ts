@@ -10,18 +10,9 @@
 // the default timeouts is the measured rate scaled by the ratio of mean watch lengths (450 s / 1.5 S).
 // The cluster holds 20,000 other HEPs; 500 of them are updated during the window (other nodes' churn).
 import { KubeConfig } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
-import { kubeConfigCredentials } from '../src/adapters/kube/credentials.ts';
-import { HttpApiClient } from '../src/adapters/kube/http-client.ts';
-import { systemClock } from '../src/adapters/system-clock.ts';
-import { Agent } from '../src/agent/agent.ts';
-import { NO_EVENTS } from '../src/agent/events.ts';
-import { validateConfig } from '../src/config/load.ts';
-import { silentLogger } from '../src/logger.ts';
-import { AgentMetrics } from '../src/observability/metrics.ts';
-import { iface } from '../test/helpers/interfaces.ts';
 import { flags, log, main, saveResult, sleep } from './lib/common.ts';
 import { nodeObject, startServer } from './lib/fake-server.ts';
+import { inProcessAgent } from './lib/in-process-agent.ts';
 
 const f = flags();
 const arg = (name: string, dflt: number): number => {
@@ -49,28 +40,9 @@ await main(async (cleanups) => {
   await server.admin.seed(...(names.map((n) => nodeObject(n, { role: 'worker', 'kubernetes.io/hostname': n })) as never[]));
   const kc = new KubeConfig();
   kc.loadFromFile(server.kubeconfig);
-  const agents = names.map((nodeName) => {
-    const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
-    const api = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: metrics });
-    const agent = new Agent({
-      config: validateConfig({ nodeName }),
-      nodeName,
-      api,
-      discover: () => Promise.resolve([iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])]),
-      metrics,
-      events: NO_EVENTS,
-      logger: silentLogger,
-      clock: systemClock,
-      version: 'bench',
-      minWatchTimeoutSeconds: MIN_WATCH_S,
-    });
-    return { agent, api };
-  });
+  const agents = names.map((nodeName) => inProcessAgent(kc, nodeName, (http) => http, { minWatchTimeoutSeconds: MIN_WATCH_S }));
   cleanups.push(async () => {
-    for (const a of agents) {
-      await a.agent.stop();
-      a.api.close();
-    }
+    for (const a of agents) await a.stop();
   });
   const startedAt = Date.now();
   const fromStart = (await server.admin.log()).total;

@@ -11,19 +11,11 @@
 //    time until the conflict gauge reads 1 (the agent reports it in the same pass as the Event);
 //    then deleted. In the 20,000-HEP cluster.
 import { KubeConfig } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
 import type { ApiClient } from '../src/adapters/kube/api-client.ts';
-import { kubeConfigCredentials } from '../src/adapters/kube/credentials.ts';
-import { HttpApiClient } from '../src/adapters/kube/http-client.ts';
-import { systemClock } from '../src/adapters/system-clock.ts';
-import { Agent } from '../src/agent/agent.ts';
-import { NO_EVENTS } from '../src/agent/events.ts';
-import { validateConfig } from '../src/config/load.ts';
-import { silentLogger } from '../src/logger.ts';
-import { AgentMetrics } from '../src/observability/metrics.ts';
-import { iface } from '../test/helpers/interfaces.ts';
+import type { AgentMetrics } from '../src/observability/metrics.ts';
 import { flags, log, main, saveResult, sleep } from './lib/common.ts';
 import { nodeObject, startServer, type StandaloneServer } from './lib/fake-server.ts';
+import { inProcessAgent } from './lib/in-process-agent.ts';
 import { fmtSummary, summarize } from './lib/stats.ts';
 
 const f = flags();
@@ -117,29 +109,7 @@ async function seedOthers(server: StandaloneServer): Promise<void> {
 function startAgent(server: StandaloneServer, nodeName: string) {
   const kc = new KubeConfig();
   kc.loadFromFile(server.kubeconfig);
-  const metrics = new AgentMetrics(new Registry(), { defaultMetrics: false });
-  const http = new HttpApiClient({ credentials: kubeConfigCredentials(kc), observer: metrics });
-  const api = counting(http);
-  const agent = new Agent({
-    config: validateConfig({ nodeName }),
-    nodeName,
-    api,
-    discover: () => Promise.resolve([iface('eth0', ['192.0.2.10/24']), iface('eth1', ['198.51.100.10/24'])]),
-    metrics,
-    events: NO_EVENTS,
-    logger: silentLogger,
-    clock: systemClock,
-    version: 'bench',
-  });
-  return {
-    agent,
-    api,
-    metrics,
-    stop: async () => {
-      await agent.stop();
-      http.close();
-    },
-  };
+  return inProcessAgent(kc, nodeName, counting);
 }
 
 async function exists(server: StandaloneServer, name: string): Promise<boolean> {
