@@ -239,6 +239,8 @@ export function walkEndpoint(pipeline: EndpointPipeline, direction: Direction, p
     for (const group of groups) {
       let passedAll = false;
       let mayPass = false;
+      /** A rule decided what no earlier Pass may have taken: only the passed traffic goes on. */
+      let decidedRest = false;
       policies: for (const policy of group.policies) {
         const rules = rulesFor(policy, direction);
         for (let index = 0; index < rules.length; index++) {
@@ -254,14 +256,18 @@ export function walkEndpoint(pipeline: EndpointPipeline, direction: Direction, p
               passedAll = true;
               break policies;
             }
-            return out;
+            if (!mayPass) return out;
+            // Traffic an earlier rule may have passed skipped the rest of this tier, this rule included:
+            // it goes on to the next tier (and the profiles), so the walk does too.
+            decidedRest = true;
+            break policies;
           }
           if (rule.action !== 'Deny') exemptions.push(ref);
           if (rule.action === 'Pass') mayPass = true;
           uncertain = true;
         }
       }
-      if (passedAll || group.endOfTier === 'pass') continue;
+      if (passedAll || decidedRest || group.endOfTier === 'pass') continue;
       push('drop', { kind: 'end-of-tier', stage, tier: group.tier, policies: group.policies.map((p) => p.name) }, true);
       if (!mayPass) return out;
       uncertain = true;

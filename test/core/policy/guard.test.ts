@@ -58,6 +58,17 @@ interface Case {
 
 const cases: Case[] = [
   {
+    name: 'a Pass that may match skips the rest of its tier: traffic it passes reaches no later Allow, and with no profile it drops',
+    rule: 'felix/rules/endpoints.go: Pass jumps to the next tier, then to the profiles; no profile allows, so the packet drops',
+    current: [hep({}, [])],
+    desired: hep({ role: 'm' }, []),
+    snapshot: snap([
+      gnp('allow-all', { selector: '', egress: [{ action: 'Allow' }], types: ['Egress'] }),
+      gnp('pass-10', { selector: 'role == "m"', order: 1, egress: [{ action: 'Pass', source: { nets: ['10.0.0.0/8'] } }], types: ['Egress'] }),
+    ]),
+    held: { policies: [], says: 'no profile', write: 'update' },
+  },
+  {
     name: 'policies not yet listed: hold',
     rule: 'agent rule (docs/policies.md): not knowing the policies must not open the way to a lockout',
     snapshot: undefined,
